@@ -1,0 +1,1 @@
+"""Engine adapters, one small module per engine, behind the protocols in `base`."""

