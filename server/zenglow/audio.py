@@ -43,8 +43,10 @@ class StreamResampler:
 
     def __init__(self, src_rate: int, dst_rate: int) -> None:
         self.src_rate, self.dst_rate = src_rate, dst_rate
-        self._soxr = None if src_rate == dst_rate else soxr.ResampleStream(
-            src_rate, dst_rate, 1, dtype="float32", quality="HQ"
+        self._soxr = (
+            None
+            if src_rate == dst_rate
+            else soxr.ResampleStream(src_rate, dst_rate, 1, dtype="float32", quality="HQ")
         )
 
     def process(self, audio: np.ndarray, last: bool = False) -> np.ndarray:

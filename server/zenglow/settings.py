@@ -241,7 +241,7 @@ def check_environment(settings: Settings, *, cuda_devices: int | None = None) ->
             else:
                 problems.append(
                     f"stt.device: {device} requested but this machine has {found}; "
-                    "set stt.device = \"cpu\" or allow_device_fallback = true"
+                    'set stt.device = "cpu" or allow_device_fallback = true'
                 )
     if problems:
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems))

@@ -1,0 +1,61 @@
+"""create_app(settings) -> FastAPI.  The lifespan loads every engine once, before serving."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, WebSocket
+from fastapi.responses import JSONResponse
+
+from . import __version__
+from .engines.runtime import Engines, build_engines
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """What the routes share: the engines, readiness, and the live sessions."""
+
+    def __init__(self, settings: Settings, engines: Engines) -> None:
+        self.settings = settings
+        self.engines = engines
+        self.ready = False
+        self.sessions: set[object] = set()
+        self.sessions_total = 0
+
+
+def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
+    runtime = Runtime(settings, engines or build_engines(settings))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.engines.warm_up()
+        runtime.ready = True
+        log.info(
+            "engines ready: %s", {k: round(v, 2) for k, v in runtime.engines.load_seconds.items()}
+        )
+        yield
+        runtime.ready = False
+
+    app = FastAPI(title="ZenGlow", version=__version__, lifespan=lifespan)
+    app.state.runtime = runtime
+
+    @app.get("/health", summary="Liveness")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/ready", summary="Readiness: true once every engine is loaded and warm")
+    async def ready() -> JSONResponse:
+        body = {"ready": runtime.ready, "sessions": len(runtime.sessions)}
+        return JSONResponse(body, status_code=200 if runtime.ready else 503)
+
+    @app.websocket("/v1/realtime")
+    async def realtime(ws: WebSocket) -> None:
+        from .transports.websocket import serve_realtime
+
+        await serve_realtime(ws, runtime)
+
+    return app

@@ -1,0 +1,235 @@
+"""`zenglow serve | transcribe | say | chat | bench | doctor`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .audio import AudioError
+from .engines.base import EngineError
+from .settings import Settings, SettingsError, check_environment, load_settings
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as one line, exit status 2."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return check_environment(load_settings(args.config))
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from .audio import read_audio
+    from .engines.whisper import FasterWhisperSTT
+
+    s = _settings(args)
+    audio = read_audio(args.file, sample_rate=16000)
+    stt = FasterWhisperSTT(
+        s.stt.model,
+        device=s.stt.device,
+        compute_type=s.stt.compute_type,
+        language=s.stt.language,
+        beam_size=s.stt.beam_size,
+        initial_prompt=s.stt.initial_prompt,
+    )
+    result = stt.transcribe_sync(audio, words=args.json)
+    if args.json:
+        out = {
+            "text": result.text,
+            "language": result.language,
+            "duration": round(result.duration, 3),
+            "segments": [
+                {"text": g.text, "start": round(g.start, 3), "end": round(g.end, 3)}
+                for g in result.segments
+            ],
+            "words": [
+                {
+                    "text": w.text,
+                    "start": round(w.start, 3),
+                    "end": round(w.end, 3),
+                    "probability": round(w.probability, 3),
+                }
+                for w in result.words
+            ],
+        }
+        print(json.dumps(out, indent=2))
+    else:
+        print(result.text)
+    return 0
+
+
+async def _say(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .audio import write_wav
+    from .engines.piper import PiperTTS
+    from .engines.runtime import voice_of
+
+    s = _settings(args)
+    voice = voice_of(s.persona(args.persona))
+    if args.voice:
+        if not Path(args.voice).is_file():
+            raise UsageError(f"no such Piper voice: {args.voice}")
+        voice = type(voice)(model=args.voice, speaker=voice.speaker, speed=voice.speed)
+    if args.speed:
+        voice = type(voice)(model=voice.model, speaker=voice.speaker, speed=args.speed)
+    tts = PiperTTS()
+    pcm_parts, cues, offset_ms, rate = [], [], 0.0, args.rate
+    async for chunk in tts.synthesize(args.text, voice=voice, sample_rate=args.rate):
+        rate = chunk.sample_rate
+        pcm_parts.append(chunk.pcm)
+        cues.extend(
+            {
+                "viseme": c.viseme,
+                "start_ms": round(offset_ms + c.start_ms, 1),
+                "end_ms": round(offset_ms + c.end_ms, 1),
+            }
+            for c in chunk.cues
+        )
+        offset_ms += chunk.duration_ms
+    pcm = np.concatenate(pcm_parts) if pcm_parts else np.zeros(0, np.int16)
+    write_wav(args.output, pcm, rate)
+    if args.visemes:
+        Path(args.visemes).write_text(
+            json.dumps(
+                {"sample_rate": rate, "duration_ms": round(offset_ms, 1), "cues": cues}, indent=1
+            )
+        )
+    print(
+        f"{args.output}: {len(pcm) / rate:.2f} s at {rate} Hz, {len(cues)} viseme cues",
+        file=sys.stderr,
+    )
+    return 0
+
+
+async def _chat(args: argparse.Namespace) -> int:
+    from .engines.runtime import build_engines
+
+    s = _settings(args)
+    name = (args.persona or s.default_persona).lower()
+    persona = s.persona(name)
+    engines = build_engines(s)
+    chat = engines.chat_for(name)
+    messages = [*engines.system_messages(name), {"role": "user", "content": args.text}]
+    async for delta in chat.stream(messages, max_tokens=persona.chat.max_tokens):
+        sys.stdout.write(delta)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    overrides = {}
+    if args.host or args.port is not None or args.certfile or args.keyfile:
+        base = load_settings(args.config).server
+        overrides["server"] = base.model_copy(
+            update={
+                k: v
+                for k, v in {
+                    "host": args.host,
+                    "port": args.port,
+                    "certfile": args.certfile,
+                    "keyfile": args.keyfile,
+                }.items()
+                if v is not None
+            }
+        )
+    s = check_environment(load_settings(args.config, **overrides))
+    srv = s.server
+    if bool(srv.certfile) != bool(srv.keyfile):
+        raise UsageError("HTTPS needs both --certfile and --keyfile")
+    uvicorn.run(
+        create_app(s),
+        host=srv.host,
+        port=srv.port,
+        ssl_certfile=str(srv.certfile) if srv.certfile else None,
+        ssl_keyfile=str(srv.keyfile) if srv.keyfile else None,
+        log_level=args.log_level,
+        ws_max_size=srv.max_message_bytes * 2,
+    )
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench
+
+    return run_bench(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="zenglow", description="ZenGlow voice companion")
+    p.add_argument("--config", help="TOML settings file (default: $ZENGLOW_CONFIG)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sp = sub.add_parser("serve", help="run the server")
+    sp.add_argument("--host")
+    sp.add_argument("--port", type=int)
+    sp.add_argument("--certfile", type=Path, help="TLS certificate (PEM) for HTTPS/WSS")
+    sp.add_argument("--keyfile", type=Path, help="TLS private key (PEM)")
+    sp.add_argument("--log-level", default="info")
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("transcribe", help="transcribe an audio file")
+    sp.add_argument("file")
+    sp.add_argument("--json", action="store_true", help="JSON with segment and word timings")
+    sp.set_defaults(func=cmd_transcribe)
+
+    sp = sub.add_parser("say", help="speak text into a WAV file (and viseme cues)")
+    sp.add_argument("text")
+    sp.add_argument("-o", "--output", required=True)
+    sp.add_argument("--visemes", help="write the viseme cues as JSON here")
+    sp.add_argument("--voice", help="a Piper .onnx voice (default: the persona's)")
+    sp.add_argument("--persona", help="speak with this persona's voice")
+    sp.add_argument("--speed", type=float)
+    sp.add_argument("--rate", type=int, default=None, help="output sample rate")
+    sp.set_defaults(func=lambda a: asyncio.run(_say(a)))
+
+    sp = sub.add_parser("chat", help="stream a reply to TEXT")
+    sp.add_argument("text")
+    sp.add_argument("--persona")
+    sp.set_defaults(func=lambda a: asyncio.run(_chat(a)))
+
+    sp = sub.add_parser("bench", help="voice-to-voice benchmark over a speech folder")
+    sp.add_argument("folder", nargs="?", help="folder with manifest.tsv (default: setA)")
+    sp.add_argument("--url", help="a running server (default: start one on loopback)")
+    sp.add_argument("--json", dest="json_out", help="write raw figures here")
+    sp.add_argument("--limit", type=int, help="at most this many clips")
+    sp.add_argument("--transport", choices=["websocket"], default="websocket")
+    sp.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    text = getattr(args, "text", None)
+    try:
+        if text is not None and not text.strip():
+            raise UsageError("empty text: give something to say")
+        return int(args.func(args) or 0)
+    except (UsageError, SettingsError, EngineError, AudioError) as exc:
+        first, *rest = str(exc).splitlines() or [type(exc).__name__]
+        print(f"zenglow {args.command}: {first}", file=sys.stderr)
+        for line in rest:
+            print(line, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Listener: the session's ear.  Bounded mic input -> 16 kHz -> VAD -> turn events.
+
+Input policy: the transport's receive loop never waits on a model.  `push()` appends to a
+bounded buffer and, when it is full, drops the oldest audio and counts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import vad
+from .audio import StreamResampler, int16_to_float
+from .engines.base import VoiceActivityStream
+
+ASR_RATE = 16000
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """One processed batch of input: the turn events it produced."""
+
+    events: list[vad.TurnEvent]
+    end_s: float  # audio time after this batch
+
+
+class Listener:
+    def __init__(
+        self,
+        vad_stream: VoiceActivityStream,
+        config: vad.TurnConfig,
+        *,
+        input_rate: int = 24000,
+        max_queue_ms: int = 2000,
+        keep_s: float = 2.0,
+    ) -> None:
+        self.input_rate = input_rate
+        self._vad = vad_stream
+        self.detector = vad.TurnDetector(config)
+        self._resampler = StreamResampler(input_rate, ASR_RATE)
+        self._max_queue = input_rate * max_queue_ms // 1000
+        self._queue: deque[np.ndarray] = deque()
+        self._queued = 0
+        self._ready = asyncio.Event()
+        self.dropped_samples = 0  # input dropped since the last report
+        self.detecting = True  # False: push-to-talk, audio only accumulates
+        self._keep = int(keep_s * ASR_RATE)
+        self._audio = np.zeros(0, np.float32)  # 16 kHz audio kept for transcription
+        self._audio_start = 0  # absolute sample index of self._audio[0]
+        self._pinned: int | None = None  # absolute sample index that must stay kept
+        self._samples = 0  # absolute 16 kHz samples received
+        self._vad_pending = np.zeros(0, np.float32)
+
+    # --- input side (never blocks) ---------------------------------------------------
+
+    def push(self, pcm: np.ndarray) -> None:
+        if len(pcm) == 0:
+            return
+        self._queue.append(pcm)
+        self._queued += len(pcm)
+        while self._queued > self._max_queue and len(self._queue) > 1:
+            old = self._queue.popleft()
+            self._queued -= len(old)
+            self.dropped_samples += len(old)
+        self._ready.set()
+
+    def take_dropped_ms(self) -> int:
+        ms = 1000 * self.dropped_samples // self.input_rate
+        self.dropped_samples = 0
+        return ms
+
+    # --- processing ------------------------------------------------------------------
+
+    async def next_batch(self) -> Heard:
+        """Wait for input, then resample it and run the VAD (off the event loop)."""
+        await self._ready.wait()
+        self._ready.clear()
+        parts = list(self._queue)
+        self._queue.clear()
+        self._queued = 0
+        pcm = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        audio = self._resampler.process(int16_to_float(pcm))
+        self._keep_audio(audio)
+        if not self.detecting:
+            return Heard([], self.now_s)
+        probs = await asyncio.to_thread(self._vad.process, audio)
+        frame_s = self._vad.frame_samples / self._vad.sample_rate
+        events: list[vad.TurnEvent] = []
+        for p in probs:
+            events.extend(self.detector.update(p, frame_s))
+        return Heard(events, self.now_s)
+
+    @property
+    def now_s(self) -> float:
+        return self._samples / ASR_RATE
+
+    def _keep_audio(self, audio: np.ndarray) -> None:
+        self._audio = np.concatenate([self._audio, audio]) if len(self._audio) else audio
+        self._samples += len(audio)
+        floor = self._samples - self._keep
+        if self._pinned is not None:
+            floor = min(floor, self._pinned)
+        if floor > self._audio_start and self.detecting:
+            cut = floor - self._audio_start
+            self._audio = self._audio[cut:]
+            self._audio_start = floor
+
+    def pin(self, start_s: float | None) -> None:
+        """Keep all audio from `start_s` on (an utterance in progress); None releases it."""
+        self._pinned = None if start_s is None else max(0, int(start_s * ASR_RATE))
+
+    def audio_between(self, start_s: float, end_s: float | None = None) -> np.ndarray:
+        a = max(int(start_s * ASR_RATE) - self._audio_start, 0)
+        b = len(self._audio) if end_s is None else int(end_s * ASR_RATE) - self._audio_start
+        return self._audio[a : max(a, b)].copy()
+
+    def take_all(self) -> np.ndarray:
+        """Everything buffered (push-to-talk commit); the buffer is emptied."""
+        audio = self._audio
+        self._audio_start += len(audio)
+        self._audio = np.zeros(0, np.float32)
+        return audio
+
+    def buffered_s(self) -> float:
+        return len(self._audio) / ASR_RATE
+
+    def clear(self) -> None:
+        self._queue.clear()
+        self._queued = 0
+        self._audio_start += len(self._audio)
+        self._audio = np.zeros(0, np.float32)
+        self._pinned = None
+        self.detector.reset()
+        self._vad.reset()

@@ -1,0 +1,160 @@
+"""Session facts -> Realtime server events (pure).
+
+One `SessionEvent` can become several wire events: a started response announces the
+response, its output item and its content part; a finished one closes them in reverse.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import events as ev
+from .realtime import Transcription
+from .realtime_events import (
+    ServerEvents,
+    assistant_item,
+    message_item,
+    response_object,
+    session_object,
+    user_audio_item,
+)
+
+Json = dict[str, Any]
+
+
+def wire_session(config: ev.SessionConfig) -> Json:
+    return session_object(
+        session_id=config.id,
+        model=config.model,
+        voice=config.voice,
+        instructions=config.instructions or "",
+        output_modalities=config.output_modalities,  # type: ignore[arg-type]
+        turn_detection=config.turn_detection,
+        transcription=Transcription(model="whisper") if config.transcription else None,
+        speed=config.speed,
+        max_output_tokens=config.max_output_tokens or "inf",
+        persona=config.model,
+    )
+
+
+def wire_item(item: ev.Item) -> Json:
+    if item.role == "user" and item.kind == "audio":
+        transcript = item.text if item.status == "completed" else None
+        return user_audio_item(item.id, transcript, status=item.status)
+    if item.role == "assistant":
+        return assistant_item(
+            item.id, "audio" if item.kind == "audio" else "text", item.text, status=item.status
+        )
+    return message_item(item.id, item.role, item.text, status=item.status)
+
+
+class RealtimeEncoder:
+    def __init__(self, server_events: ServerEvents | None = None) -> None:
+        self.out = server_events or ServerEvents()
+        self._responses: dict[str, ev.ResponseStarted] = {}
+
+    def encode(self, e: ev.SessionEvent) -> list[Json]:
+        o = self.out
+        match e:
+            case ev.AudioOut():
+                wire = [o.audio_delta(e.response_id, e.item_id, e.pcm)]
+                if e.cues:
+                    wire.append(o.visemes(e.response_id, e.item_id, e.offset_ms, e.cues))
+                return wire
+            case ev.TextOut():
+                started = self._responses.get(e.response_id)
+                if started is not None and "audio" not in started.modalities:
+                    return [o.text_delta(e.response_id, e.item_id, e.delta)]
+                return [o.transcript_delta(e.response_id, e.item_id, e.delta)]
+            case ev.SessionStarted():
+                return [o.session_created(wire_session(e.config))]
+            case ev.SessionUpdated():
+                return [o.session_updated(wire_session(e.config))]
+            case ev.StateChanged():
+                return [o.state(e.state)]
+            case ev.SpeechStarted():
+                return [o.speech_started(e.item_id, e.audio_start_ms)]
+            case ev.SpeechStopped():
+                return [o.speech_stopped(e.item_id, e.audio_end_ms)]
+            case ev.InputCommitted():
+                return [o.audio_committed(e.item_id, e.previous_item_id)]
+            case ev.InputCleared():
+                return [o.audio_cleared()]
+            case ev.ItemAdded():
+                item = wire_item(e.item)
+                wire = [o.item_added(item, e.previous_item_id)]
+                if e.item.status == "completed":
+                    wire.append(o.item_done(item, e.previous_item_id))
+                return wire
+            case ev.TranscriptionDelta():
+                return [o.transcription_delta(e.item_id, e.delta)]
+            case ev.TranscriptionCompleted():
+                item = user_audio_item(e.item_id, e.transcript)
+                return [
+                    o.transcription_completed(
+                        e.item_id, e.transcript, audio_seconds=e.audio_seconds
+                    ),
+                    o.item_done(item),
+                ]
+            case ev.TranscriptionFailed():
+                return [o.transcription_failed(e.item_id, e.message)]
+            case ev.ItemTruncated():
+                return [o.item_truncated(e.item_id, e.audio_end_ms)]
+            case ev.ItemDeleted():
+                return [o.item_deleted(e.item_id)]
+            case ev.ResponseStarted():
+                return self._started(e)
+            case ev.ResponseDone():
+                return self._done(e)
+            case ev.TurnMetrics():
+                return [o.turn_metrics(e.response_id, **e.metrics_ms)]
+            case ev.ErrorRaised():
+                return [o.error(e.code, e.message, event_id=e.event_id, param=e.param)]
+        raise TypeError(f"no wire form for {type(e).__name__}")
+
+    def _started(self, e: ev.ResponseStarted) -> list[Json]:
+        o = self.out
+        self._responses[e.response_id] = e
+        modality = "audio" if "audio" in e.modalities else "text"
+        item = assistant_item(e.item_id, modality, None, status="in_progress")
+        return [
+            o.response_created(response_object(e.response_id, output_modalities=[modality])),
+            o.persona(e.persona, e.reason),
+            o.output_item_added(e.response_id, item),
+            o.item_added(item, e.previous_item_id),
+            o.content_part_added(e.response_id, e.item_id, modality),
+        ]
+
+    def _done(self, e: ev.ResponseDone) -> list[Json]:
+        o = self.out
+        started = self._responses.pop(e.response_id, None)
+        audio = started is None or "audio" in started.modalities
+        modality = "audio" if audio else "text"
+        status = "completed" if e.status == "completed" else "incomplete"
+        item = assistant_item(e.item_id, modality, e.text, status=status)
+        wire = []
+        if audio:
+            wire += [
+                o.audio_done(e.response_id, e.item_id),
+                o.transcript_done(e.response_id, e.item_id, e.text),
+            ]
+        else:
+            wire.append(o.text_done(e.response_id, e.item_id, e.text))
+        wire += [
+            o.content_part_done(e.response_id, e.item_id, modality, e.text),
+            o.output_item_done(e.response_id, item),
+            o.item_done(item),
+            o.response_done(
+                response_object(
+                    e.response_id,
+                    status=e.status,
+                    output=[item],
+                    output_modalities=[modality],
+                    reason=e.reason,
+                    error=e.reason if e.status == "failed" else None,
+                    input_tokens=e.input_tokens,
+                    output_tokens=e.output_tokens,
+                )
+            ),
+        ]
+        return wire
