@@ -1,0 +1,35 @@
+"""Shared fixtures: the real engines, loaded once, and real servers on loopback."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+
+from zenglow.app import create_app
+from zenglow.engines.runtime import Engines, build_engines
+from zenglow.settings import load_settings
+
+from .server import LoopbackServer
+
+
+@pytest.fixture(scope="session")
+def engines() -> Engines:
+    """The embedded engines (Whisper tiny.en, Silero, Piper joe, Gemma 3 270M), loaded once."""
+    engines = build_engines(load_settings(None))
+    engines.load()
+    return engines
+
+
+@pytest.fixture(scope="session")
+def server(engines: Engines) -> Iterator[LoopbackServer]:
+    """`zenglow serve` on the embedded defaults, on a free loopback port."""
+    with LoopbackServer(create_app(engines.settings, engines)) as srv:
+        yield srv
+
+
+def engines_with(engines: Engines, **settings_changes: object) -> Engines:
+    """The same loaded engines under changed settings (e.g. a smaller session cap)."""
+    settings = engines.settings.model_copy(update=settings_changes)
+    return dataclasses.replace(engines, settings=settings)

@@ -1,0 +1,122 @@
+"""A real uvicorn server on loopback in a background thread, and a small Realtime client."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import uvicorn
+import websockets
+from fastapi import FastAPI
+
+from zenglow.audio import float_to_int16, read_audio
+
+
+class LoopbackServer:
+    def __init__(self, app: FastAPI) -> None:
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws_max_size=1 << 24)
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LoopbackServer:
+        self.thread.start()
+        deadline = time.monotonic() + 180
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+    @property
+    def port(self) -> int:
+        return self.server.servers[0].sockets[0].getsockname()[1]
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/v1/realtime"
+
+
+def clip_pcm24(path: Any, *, pad_s: float = 0.0) -> np.ndarray:
+    """A speech clip as PCM16 at 24 kHz, with `pad_s` of silence after it."""
+    pcm = float_to_int16(read_audio(path, 24000))
+    return np.concatenate([pcm, np.zeros(int(pad_s * 24000), np.int16)])
+
+
+def append_event(pcm: np.ndarray) -> str:
+    audio = base64.b64encode(pcm.astype("<i2").tobytes()).decode()
+    return json.dumps({"type": "input_audio_buffer.append", "audio": audio})
+
+
+@dataclass
+class Client:
+    """Collects every server event; helpers wait for the ones a test cares about."""
+
+    ws: Any
+    events: list[dict[str, Any]] = field(default_factory=list)
+    _new: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def reader(self) -> None:
+        async for raw in self.ws:
+            self.events.append(json.loads(raw))
+            self._new.set()
+
+    async def send(self, event: dict[str, Any] | str) -> None:
+        await self.ws.send(event if isinstance(event, str) else json.dumps(event))
+
+    async def wait_for(self, type_: str, *, timeout: float = 60.0, after: int = 0,
+                       where: Any = None) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        seen = after
+        while True:
+            for ev in self.events[seen:]:
+                if ev["type"] == type_ and (where is None or where(ev)):
+                    return ev
+            seen = len(self.events)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                types = [e["type"] for e in self.events[-15:]]
+                raise TimeoutError(f"no {type_} within {timeout} s; last events: {types}")
+            self._new.clear()
+            try:
+                await asyncio.wait_for(self._new.wait(), left)
+            except TimeoutError:
+                pass
+
+    def of(self, type_: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == type_]
+
+    async def stream(self, pcm: np.ndarray, *, chunk_ms: int = 40, realtime: bool = True) -> None:
+        step = 24 * chunk_ms
+        start = time.monotonic()
+        for n, i in enumerate(range(0, len(pcm), step)):
+            await self.send(append_event(pcm[i : i + step]))
+            if realtime:
+                delay = start + (n + 1) * chunk_ms / 1000 - time.monotonic()
+                await asyncio.sleep(max(delay, 0))
+
+
+class connect:  # noqa: N801 - used as `async with connect(url) as client`
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        self.url, self.kwargs = url, kwargs
+
+    async def __aenter__(self) -> Client:
+        self._ws = await websockets.connect(self.url, max_size=None, **self.kwargs)
+        self.client = Client(self._ws)
+        self._task = asyncio.create_task(self.client.reader())
+        return self.client
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._ws.close()
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
