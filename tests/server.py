@@ -74,8 +74,9 @@ class Client:
     async def send(self, event: dict[str, Any] | str) -> None:
         await self.ws.send(event if isinstance(event, str) else json.dumps(event))
 
-    async def wait_for(self, type_: str, *, timeout: float = 60.0, after: int = 0,
-                       where: Any = None) -> dict[str, Any]:
+    async def wait_for(
+        self, type_: str, *, timeout: float = 60.0, after: int = 0, where: Any = None
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         seen = after
         while True:

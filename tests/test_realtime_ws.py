@@ -76,11 +76,16 @@ async def test_spoken_turn_gets_transcript_audio_and_visemes(server):
 async def test_typed_text_gets_a_spoken_reply(server):
     async with connect(server.ws_url) as client:
         await client.wait_for("session.created")
-        await client.send({
-            "type": "conversation.item.create",
-            "item": {"type": "message", "role": "user",
-                     "content": [{"type": "input_text", "text": "Hello! How are you today?"}]},
-        })
+        await client.send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "Hello! How are you today?"}],
+                },
+            }
+        )
         added = await client.wait_for("conversation.item.added")
         assert added["item"]["role"] == "user"
         await client.send({"type": "response.create"})
@@ -93,15 +98,24 @@ async def test_typed_text_gets_a_spoken_reply(server):
 async def test_text_only_modality_streams_text(server):
     async with connect(server.ws_url) as client:
         await client.wait_for("session.created")
-        await client.send({"type": "session.update",
-                           "session": {"type": "realtime", "output_modalities": ["text"]}})
+        await client.send(
+            {
+                "type": "session.update",
+                "session": {"type": "realtime", "output_modalities": ["text"]},
+            }
+        )
         updated = await client.wait_for("session.updated")
         assert updated["session"]["output_modalities"] == ["text"]
-        await client.send({
-            "type": "conversation.item.create",
-            "item": {"type": "message", "role": "user",
-                     "content": [{"type": "input_text", "text": "Tell me about the sea."}]},
-        })
+        await client.send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "Tell me about the sea."}],
+                },
+            }
+        )
         await client.send({"type": "response.create"})
         done = await client.wait_for("response.done", timeout=60)
     text = "".join(e["delta"] for e in client.of("response.output_text.delta"))
@@ -113,8 +127,12 @@ async def test_push_to_talk_commit(server):
     c = clip("a09")
     async with connect(server.ws_url) as client:
         await client.wait_for("session.created")
-        await client.send({"type": "session.update", "session": {
-            "type": "realtime", "audio": {"input": {"turn_detection": None}}}})
+        await client.send(
+            {
+                "type": "session.update",
+                "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
+            }
+        )
         await client.wait_for("session.updated")
         await client.stream(clip_pcm24(c.path), realtime=False)
         await client.send({"type": "input_audio_buffer.commit"})
@@ -135,11 +153,16 @@ async def test_two_sessions_at_once(server):
     async def talk(text: str) -> dict:
         async with connect(server.ws_url) as client:
             await client.wait_for("session.created")
-            await client.send({
-                "type": "conversation.item.create",
-                "item": {"type": "message", "role": "user",
-                         "content": [{"type": "input_text", "text": text}]},
-            })
+            await client.send(
+                {
+                    "type": "conversation.item.create",
+                    "item": {
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": text}],
+                    },
+                }
+            )
             await client.send({"type": "response.create"})
             return await client.wait_for("response.done", timeout=90)
 

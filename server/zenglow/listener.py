@@ -61,8 +61,15 @@ class Listener:
             return
         self._queue.append(pcm)
         self._queued += len(pcm)
-        while self._queued > self._max_queue and len(self._queue) > 1:
-            old = self._queue.popleft()
+        while self._queued > self._max_queue:
+            over = self._queued - self._max_queue
+            old = self._queue[0]
+            if len(old) > over:  # keep the newest part of the oldest chunk
+                self._queue[0] = old[over:]
+                self._queued -= over
+                self.dropped_samples += over
+                break
+            self._queue.popleft()
             self._queued -= len(old)
             self.dropped_samples += len(old)
         self._ready.set()

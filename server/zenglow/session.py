@@ -115,6 +115,8 @@ class Session:
         self._state: State | None = None
         self._user_turn: tuple[float | None, float | None, float | None] = (None, None, None)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.dropped_input_ms = 0
+        self._overflow_reported = False
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -288,10 +290,14 @@ class Session:
             heard = await self.listener.next_batch()
             dropped = self.listener.take_dropped_ms()
             if dropped:
-                await self.error(
-                    "input_audio_buffer_overflow",
-                    f"audio arrived faster than real time: dropped the oldest {dropped} ms",
-                )
+                self.dropped_input_ms += dropped
+                if not self._overflow_reported:  # once per session; later drops are counted
+                    self._overflow_reported = True
+                    await self.error(
+                        "input_audio_buffer_overflow",
+                        f"audio arrived faster than it could be processed: dropped the oldest "
+                        f"{dropped} ms (further drops are counted, not reported)",
+                    )
             self.listener.detector.set_strict(self._echo_guarded())
             for event in heard.events:
                 await self._on_turn_event(event)

@@ -109,7 +109,7 @@ class RealtimeEncoder:
             case ev.TurnMetrics():
                 return [o.turn_metrics(e.response_id, **e.metrics_ms)]
             case ev.ErrorRaised():
-                return [o.error(e.code, e.message, event_id=e.event_id, param=e.param)]
+                return [o.error(e.code, e.message, event_id=e.event_id, param=e.param, kind=e.type)]
         raise TypeError(f"no wire form for {type(e).__name__}")
 
     def _started(self, e: ev.ResponseStarted) -> list[Json]:

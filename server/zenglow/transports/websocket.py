@@ -122,7 +122,7 @@ async def serve_realtime(ws: WebSocket, runtime: Runtime) -> None:
         why = "server busy" if runtime.ready else "server is still loading its models"
         reason = f"{why}: {len(runtime.sessions)}/{limit} sessions; try again later"
         code = "session_limit_reached" if runtime.ready else "server_not_ready"
-        await ws.send_text(json.dumps(encoder.out.error(code, reason, type_="server_error")))
+        await ws.send_text(json.dumps(encoder.out.error(code, reason, kind="server_error")))
         await ws.close(CLOSE_TRY_AGAIN, reason[:120])
         return
     outbox = _Outbox(encoder)
