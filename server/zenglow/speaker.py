@@ -51,9 +51,10 @@ class Speaker:
         self._queued = 0  # unreleased samples
         self._response: str | None = None  # the response whose audio is going out
         self._released = 0  # samples of that response released so far
-        self._played = 0.0  # estimated samples of it the listener has played
+        self._played = 0.0  # estimated samples of it played (<0: earlier audio still playing)
         self._last_tick: float | None = None
         self._first_release: dict[str, float] = {}
+        self._held: set[str] = set()  # responses whose audio waits for `release()`
         self._space = asyncio.Event()
         self._wake = asyncio.Event()
 
@@ -71,21 +72,41 @@ class Speaker:
         self._wake.set()
 
     def clear(self) -> float:
-        """Drop everything not yet released; returns the ms of the current response played."""
+        """Drop everything not yet released; returns the ms played of the newest response
+        (0 when none of its audio has gone out yet)."""
         self._tick()
-        played = self.played_ms()
+        played = self.played_ms(self._queue[-1].response_id if self._queue else None)
         self._queue.clear()
         self._queued = 0
-        self._released = int(self._played)  # what was sent beyond this is flushed by the client
+        # What was sent beyond the play position is flushed by the client.
+        self._released = max(0, int(self._played))
+        self._played = float(self._released)
         self._space.set()
         return played
+
+    def hold(self, response_id: str) -> None:
+        """Queue this response's audio but send none of it until `release()`."""
+        self._held.add(response_id)
+
+    def release(self, response_id: str) -> None:
+        self._held.discard(response_id)
+        self._wake.set()
+
+    def discard(self, response_id: str) -> None:
+        """Drop the queued (unreleased) audio of one response, e.g. an unconfirmed reply."""
+        self._held.discard(response_id)
+        kept = [c for c in self._queue if c.response_id != response_id]
+        if len(kept) != len(self._queue):
+            self._queue = deque(kept)
+            self._queued = sum(len(c.pcm) - c.pos for c in kept)
+            self._space.set()
 
     # --- position --------------------------------------------------------------------
 
     def played_ms(self, response_id: str | None = None) -> float:
         if response_id is not None and response_id != self._response:
             return 0.0
-        return 1000.0 * self._played / self.sample_rate
+        return 1000.0 * max(self._played, 0.0) / self.sample_rate
 
     def released_ms(self) -> float:
         return 1000.0 * self._released / self.sample_rate
@@ -96,7 +117,10 @@ class Speaker:
     @property
     def busy(self) -> bool:
         """True while audio waits or is still playing at the listener."""
-        return bool(self._queue) or self._played < self._released
+        return (
+            any(c.response_id not in self._held for c in self._queue)
+            or self._played < self._released
+        )
 
     async def wait_released(self, response_id: str) -> None:
         """Return once every queued chunk of `response_id` has gone out."""
@@ -122,8 +146,12 @@ class Speaker:
     async def _release_due(self) -> None:
         while self._queue and self._released - self._played < self._lead:
             chunk = self._queue[0]
+            if chunk.response_id in self._held:
+                break
             if chunk.response_id != self._response:
-                self._response, self._released, self._played = chunk.response_id, 0, 0.0
+                # The listener still has the previous response's unplayed audio to hear first.
+                backlog = max(0.0, self._released - self._played)
+                self._response, self._released, self._played = chunk.response_id, 0, -backlog
                 self._first_release[chunk.response_id] = self._clock()
             frame = chunk.pcm[chunk.pos : chunk.pos + self._frame]
             cues = chunk.cues if chunk.pos == 0 else ()

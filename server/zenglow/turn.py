@@ -10,13 +10,17 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .chunker import SentenceChunker
 from .engines.base import ChatMessage, ChatModel, TextToSpeech, Voice
 from .events import SessionEvent, TextOut
 from .speaker import Speaker
+
+T = TypeVar("T")
 
 _MARKUP = re.compile(r"[*_`#]+|^\s*[-•]\s+", re.MULTILINE)
 
@@ -24,6 +28,18 @@ _MARKUP = re.compile(r"[*_`#]+|^\s*[-•]\s+", re.MULTILINE)
 def speakable(text: str) -> str:
     """Text as it should be spoken: markdown emphasis, headings and bullets removed."""
     return " ".join(_MARKUP.sub(" ", text).split())
+
+
+@asynccontextmanager
+async def _closing(stream: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
+    """Close an engine's stream on the way out, so a cancelled reply stops the engine now
+    rather than whenever the suspended generator is collected."""
+    try:
+        yield stream
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 @dataclass(slots=True)
@@ -38,6 +54,7 @@ class TurnMarks:
     """Wall-clock moments (monotonic seconds) for the turn's latency figures."""
 
     started: float
+    committed: float | None = None  # the reply was confirmed (speculative replies start early)
     first_token: float | None = None
     first_sentence: float | None = None
     first_audio: float | None = None
@@ -80,16 +97,18 @@ class Turn:
 
     async def _think(self, sentences: asyncio.Queue[str | None] | None) -> None:
         chunker = SentenceChunker()
-        async for delta in self.chat.stream(self.messages, max_tokens=self.max_tokens):
-            if self.marks.first_token is None:
-                self.marks.first_token = self.clock()
-            self.output_tokens += 1
-            self.text += delta
-            if sentences is None:
-                await self.emit(TextOut(self.response_id, self.item_id, delta))
-                continue
-            for sentence in chunker.add(delta):
-                await self._queue_sentence(sentences, sentence)
+        stream = self.chat.stream(self.messages, max_tokens=self.max_tokens)
+        async with _closing(stream):
+            async for delta in stream:
+                if self.marks.first_token is None:
+                    self.marks.first_token = self.clock()
+                self.output_tokens += 1
+                self.text += delta
+                if sentences is None:
+                    await self.emit(TextOut(self.response_id, self.item_id, delta))
+                    continue
+                for sentence in chunker.add(delta):
+                    await self._queue_sentence(sentences, sentence)
         if sentences is not None:
             rest = chunker.finish()
             if rest:
@@ -109,17 +128,19 @@ class Turn:
             if not any(ch.isalnum() for ch in spoken):
                 continue
             start_ms, announced = offset_ms, False
-            async for chunk in self.tts.synthesize(
+            chunks = self.tts.synthesize(
                 spoken, voice=self.voice, sample_rate=self.speaker.sample_rate
-            ):
-                if self.marks.first_audio is None:
-                    self.marks.first_audio = self.clock()
-                if not announced:
-                    prefix = " " if self.spans else ""
-                    await self.emit(TextOut(self.response_id, self.item_id, prefix + sentence))
-                    announced = True
-                offset_ms += chunk.duration_ms
-                await self.speaker.play(self.response_id, self.item_id, chunk.pcm, chunk.cues)
+            )
+            async with _closing(chunks):
+                async for chunk in chunks:
+                    if self.marks.first_audio is None:
+                        self.marks.first_audio = self.clock()
+                    if not announced:
+                        prefix = " " if self.spans else ""
+                        await self.emit(TextOut(self.response_id, self.item_id, prefix + sentence))
+                        announced = True
+                    offset_ms += chunk.duration_ms
+                    await self.speaker.play(self.response_id, self.item_id, chunk.pcm, chunk.cues)
             self.spans.append(_Span(sentence, start_ms, offset_ms))
 
     # --- what was heard ----------------------------------------------------------------
@@ -153,5 +174,5 @@ class Turn:
             "llm_first_token_ms": since(m.first_token, m.started),
             "first_sentence_ms": since(m.first_sentence, m.started),
             "tts_first_audio_ms": since(m.first_audio, m.first_sentence),
-            "first_audio_sent_ms": since(sent, m.started),
+            "first_audio_sent_ms": since(sent, m.committed or m.started),
         }

@@ -1,0 +1,289 @@
+"""Replies: the session's voice.  Starts, gates, interrupts and finishes each Turn.
+
+A reply can start *speculatively* while the user is still pausing: the transcript of the
+speech so far goes to the chat model and TTS at once, but nothing is sent (events are held
+and the Speaker holds its audio) until the end of the turn is confirmed.  If the user goes
+on, the speculative reply is dropped unheard.  Confirmed, it starts playing immediately,
+which takes the model's and TTS's first-audio time off the voice-to-voice latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import TYPE_CHECKING
+
+from .engines.base import ChatMessage, EngineError
+from .engines.runtime import voice_of
+from .events import AudioOut, Item, ResponseDone, ResponseStarted, SessionEvent, TurnMetrics
+from .turn import Turn
+
+if TYPE_CHECKING:
+    from .session import Session
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(eq=False)
+class Reply:
+    turn: Turn
+    modalities: tuple[str, ...]
+    instructions: str | None = None
+    gate: asyncio.Future[bool] | None = None  # speculative until it resolves True
+    held: list[SessionEvent] = dataclasses.field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+
+class Replies:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        self.active: Reply | None = None  # the reply being generated or sent
+        self.playing: Reply | None = None  # the last reply whose audio may still play
+        self.speculation: Reply | None = None
+        self.turns: dict[str, Turn] = {}  # assistant item id -> its turn (recent ones)
+
+    # --- starting ----------------------------------------------------------------------
+
+    def _new(self, *, instructions: str | None, modalities: tuple[str, ...] | None) -> Reply:
+        s = self.s
+        name = s.config.model
+        persona = s.engines.settings.persona(name)
+        modalities = modalities or s.config.output_modalities
+        audio = "audio" in modalities
+        voice = voice_of(persona)
+        turn = Turn(
+            response_id=s.new_id("resp"),
+            item_id=s.new_id("item"),
+            persona=name,
+            messages=[],
+            chat=s.engines.chat_for(name),
+            emit=s.emit,
+            tts=s.engines.tts if audio else None,
+            speaker=s.speaker if audio else None,
+            voice=dataclasses.replace(voice, speed=voice.speed * s.config.speed),
+            max_tokens=s.config.max_output_tokens or persona.chat.max_tokens,
+            clock=s.clock,
+        )
+        return Reply(turn, modalities, instructions)
+
+    def start(
+        self,
+        *,
+        instructions: str | None = None,
+        modalities: tuple[str, ...] | None = None,
+        auto: bool = False,
+    ) -> None:
+        reply = self._new(instructions=instructions, modalities=modalities)
+        self.active = reply
+        reply.task = self.s.spawn(self._run(reply, auto=auto), f"reply {reply.turn.response_id}")
+
+    def speculate(self, transcript: asyncio.Future[str]) -> None:
+        """Prepare the reply to a turn that may be over; `confirm()` or `abandon()` it."""
+        reply = self._new(instructions=None, modalities=None)
+        reply.gate = asyncio.get_running_loop().create_future()
+        reply.turn.emit = self._holder(reply)
+        self.speculation = reply
+        reply.task = self.s.spawn(self._speculate(reply, transcript), "speculative reply")
+
+    def confirm(self) -> bool:
+        """The turn is over: let the speculative reply out.  False if there is none."""
+        reply, self.speculation = self.speculation, None
+        if reply is None or reply.task is None or reply.task.done() or self.active is not None:
+            self.abandon(reply)
+            return False
+        assert reply.gate is not None
+        reply.gate.set_result(True)
+        self.active = reply
+        return True
+
+    def abandon(self, reply: Reply | None = None) -> None:
+        reply = reply or self.speculation
+        if reply is None:
+            return
+        if reply is self.speculation:
+            self.speculation = None
+        if reply.task is not None:
+            reply.task.cancel()
+        if reply.turn.speaker is not None:
+            reply.turn.speaker.discard(reply.turn.response_id)
+
+    def _holder(self, reply: Reply):  # type: ignore[no-untyped-def]
+        async def hold(event: SessionEvent) -> None:
+            reply.held.append(event)
+
+        return hold
+
+    # --- running -----------------------------------------------------------------------
+
+    def _messages(self, instructions: str | None) -> list[ChatMessage]:
+        s = self.s
+        messages = s.engines.system_messages(s.config.model, instructions or s.config.instructions)
+        for item in s.items:
+            if item.text.strip():
+                messages.append({"role": item.role, "content": item.text})  # type: ignore[typeddict-item]
+        return messages
+
+    async def _speculate(self, reply: Reply, transcript: asyncio.Future[str]) -> None:
+        turn = reply.turn
+        text = await transcript
+        if not text.strip():
+            return  # nothing to answer; the confirmed turn will find out too
+        turn.messages = [*self._messages(None), {"role": "user", "content": text}]
+        if turn.speaker is not None:
+            turn.speaker.hold(turn.response_id)
+        run = asyncio.ensure_future(turn.run())
+        try:
+            assert reply.gate is not None
+            await reply.gate  # cancelled when the user goes on talking
+        except asyncio.CancelledError:
+            run.cancel()
+            await asyncio.wait([run])
+            raise
+        turn.marks.committed = self.s.clock()
+        await self.s.transcripts_settled()  # the user's transcript is announced first
+        await self._announce(reply)
+        turn.emit = self.s.emit
+        for event in reply.held:
+            await self.s.emit(event)
+        reply.held.clear()
+        if turn.speaker is not None:
+            turn.speaker.release(turn.response_id)
+        await self._complete(reply, run)
+
+    async def _run(self, reply: Reply, *, auto: bool) -> None:
+        """Runs the reply to its end; barge-in cancels this task (see `interrupt`)."""
+        s = self.s
+        await s.transcripts_settled()
+        last = s.items[-1] if s.items else None
+        if auto and last is not None and last.role == "user" and not last.text.strip():
+            self.active = None  # nothing was said (a cough, noise): no reply
+            await s.set_state("listening")
+            return
+        reply.turn.messages = self._messages(reply.instructions)
+        reply.turn.marks.started = reply.turn.marks.committed = s.clock()
+        await self._announce(reply)
+        await self._complete(reply, asyncio.ensure_future(reply.turn.run()))
+
+    async def _announce(self, reply: Reply) -> None:
+        s, turn = self.s, reply.turn
+        previous = s.items[-1].id if s.items else None
+        kind = "audio" if turn.audio else "text"
+        s.items.append(
+            Item(
+                turn.item_id, "assistant", "", kind=kind, status="in_progress", persona=turn.persona
+            )
+        )
+        self.turns[turn.item_id] = turn
+        while len(self.turns) > 16:
+            del self.turns[next(iter(self.turns))]
+        await s.emit(
+            ResponseStarted(
+                turn.response_id, turn.item_id, previous, turn.persona, reply.modalities
+            )
+        )
+        await s.set_state("thinking")
+
+    async def _complete(self, reply: Reply, run: asyncio.Future[None]) -> None:
+        s, turn = self.s, reply.turn
+        status, reason = "completed", None
+        try:
+            await run
+        except* EngineError as group:
+            status, reason = "failed", "engine_error"
+            for exc in group.exceptions:
+                await s.error("engine_error", str(exc), kind="server_error")
+        except* Exception as group:  # a bug must not leave the session without a reply
+            log.error("response %s failed", turn.response_id, exc_info=group)
+            status, reason = "failed", "server_error"
+            await s.error(
+                "server_error", "the reply failed; see the server log", kind="server_error"
+            )
+        finally:
+            if not run.done():  # this task was cancelled: stop the turn too
+                run.cancel()
+                await asyncio.wait([run])
+        if turn.audio:
+            assert turn.speaker is not None
+            await turn.speaker.wait_released(turn.response_id)
+        if status == "completed" and turn.max_tokens and turn.output_tokens >= turn.max_tokens:
+            status, reason = "incomplete", "max_output_tokens"
+        self.active = None
+        await self._finish(reply, status, reason, turn.heard_text(None))
+        if turn.audio and status != "failed":
+            self.playing = reply
+            s.spawn(self._after_playback(reply), "playback")
+        elif not s.user_speaking:
+            await s.set_state("listening")
+
+    async def _after_playback(self, reply: Reply) -> None:
+        assert reply.turn.speaker is not None
+        await reply.turn.speaker.wait_played(reply.turn.response_id)
+        if self.playing is reply and self.active is None and not self.s.user_speaking:
+            self.playing = None
+            await self.s.set_state("listening")
+
+    async def _finish(self, reply: Reply, status: str, reason: str | None, text: str) -> None:
+        s, turn = self.s, reply.turn
+        s.set_item_text(turn.item_id, text, "completed" if status == "completed" else "incomplete")
+        await s.emit(
+            ResponseDone(
+                turn.response_id,
+                turn.item_id,
+                status,
+                text,
+                reason,  # type: ignore[arg-type]
+                modalities=reply.modalities,
+                output_tokens=turn.output_tokens,
+                input_tokens=sum(len(m["content"]) for m in turn.messages) // 4,
+                persona=turn.persona,
+            )
+        )
+        await s.emit(TurnMetrics(turn.response_id, s.turn_metrics(turn)))
+
+    # --- stopping ----------------------------------------------------------------------
+
+    @property
+    def speaking(self) -> bool:
+        return self.active is not None or self.s.speaker.busy
+
+    async def interrupt(self, reason: str) -> None:
+        """Barge-in or cancel: stop the reply now and keep only what was heard."""
+        reply = self.active or self.playing
+        if reply is None:
+            return
+        turn = reply.turn
+        if reply is self.active and reply.task is not None:
+            reply.task.cancel()
+            await asyncio.wait([reply.task])
+            self.active = None
+            played = self.s.speaker.clear() if turn.audio else None
+            await self.s.set_state("interrupted")
+            await self._finish(reply, "cancelled", reason, turn.heard_text(played))
+        else:  # complete but still playing: keep only what was heard
+            played = self.s.speaker.clear()
+            self.playing = None
+            await self.s.set_state("interrupted")
+            self.s.set_item_text(turn.item_id, turn.heard_text(played), "incomplete")
+
+    async def on_audio(self, out: AudioOut) -> None:
+        reply = self.active or self.playing
+        if reply is None or out.response_id != reply.turn.response_id:
+            return  # stale audio of an interrupted reply
+        if not self.s.user_speaking:
+            await self.s.set_state("speaking")
+        await self.s.emit(out)
+
+    def echo_guarded(self, guard_s: float) -> bool:
+        """True in the first `guard_s` of a reply's playback (barge-in needs more evidence)."""
+        reply = self.active or self.playing
+        if reply is None or not self.s.speaker.busy:
+            return False
+        started = self.s.speaker.first_release_at(reply.turn.response_id)
+        return started is not None and self.s.clock() - started < guard_s
+
+    def cancel_all(self) -> list[asyncio.Task[None]]:
+        tasks = [r.task for r in (self.active, self.speculation) if r and r.task]
+        for t in tasks:
+            t.cancel()
+        return tasks
