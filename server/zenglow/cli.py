@@ -205,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", dest="json_out", help="write raw figures here")
     sp.add_argument("--limit", type=int, help="at most this many clips")
     sp.add_argument("--transport", choices=["websocket"], default="websocket")
+    sp.add_argument("--repeat", type=int, default=1, help="run every clip this many times")
+    sp.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for a reply")
+    sp.add_argument("--ready-timeout", type=float, default=300.0, help="seconds to wait for /ready")
     sp.set_defaults(func=cmd_bench)
     return p
 
