@@ -48,7 +48,9 @@ from .turn import Turn
 
 log = logging.getLogger(__name__)
 
-PARTIAL_EVERY_S = 1.2  # audio between partial transcripts while the user speaks
+# Audio between partial transcripts while the user speaks.  Partials share the STT worker
+# with the speculative end-of-turn transcript, so they are kept sparse.
+PARTIAL_EVERY_S = 2.0
 
 
 class SessionError(Exception):

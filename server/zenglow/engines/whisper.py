@@ -114,6 +114,7 @@ class FasterWhisperSTT:
             beam_size=self.beam_size,
             initial_prompt=prompt or self.initial_prompt,
             word_timestamps=words,
+            without_timestamps=not words,  # fewer tokens to decode when no timings are wanted
             condition_on_previous_text=False,
             vad_filter=False,
         )
