@@ -182,3 +182,28 @@ def test_silence_is_not_a_turn(engines):
         return (await listener.next_batch()).events
 
     assert asyncio.run(one()) == []
+
+
+async def test_a_pause_inside_a_turn_does_not_end_it(server):
+    """A ~300 ms pause (longer than the 100 ms that starts a speculative reply, shorter than
+    the 500 ms end of turn): one turn, one reply, answering the whole utterance."""
+    first, second = clip("a09"), clip("a04")
+    head = clip_pcm24(first.path)[: int(2.6 * 24000)]  # Silero: voiced until ~2.55 s
+    tail = clip_pcm24(second.path, pad_s=1.5)[int(0.4 * 24000) :]  # voiced from ~0.48 s
+    pcm = np.concatenate([head, np.zeros(int(0.15 * 24000), np.int16), tail])
+    async with connect(server.ws_url) as client:
+        await client.wait_for("session.created")
+        await client.stream(pcm)
+        await client.wait_for("response.done", timeout=90)
+        await asyncio.sleep(1.0)  # nothing more should follow
+    assert len(client.of("input_audio_buffer.speech_started")) == 1
+    assert len(client.of("input_audio_buffer.speech_stopped")) == 1
+    assert len(client.of("response.created")) == 1
+    text = client.of("conversation.item.input_audio_transcription.completed")[0]["transcript"]
+    assert wer(first.transcript + " " + second.transcript, text) < 0.3
+    # the only reply came after the user finished
+    types = [e["type"] for e in client.events]
+    assert types.index("input_audio_buffer.speech_stopped") < types.index("response.created")
+    assert types.index("input_audio_buffer.speech_stopped") < types.index(
+        "response.output_audio.delta"
+    )
