@@ -8,10 +8,14 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from .audio import AudioError
-from .engines.base import EngineError
+from .engines.base import ChatMessage, EngineError, Voice
 from .settings import Settings, SettingsError, check_environment, load_settings
 
 
@@ -36,6 +40,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         language=s.stt.language,
         beam_size=s.stt.beam_size,
         initial_prompt=s.stt.initial_prompt,
+        cpu_threads=s.stt.cpu_threads,
     )
     result = stt.transcribe_sync(audio, words=args.json)
     if args.json:
@@ -63,24 +68,16 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _say(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from .audio import write_wav
+async def _synthesize(
+    text: str, voice: Voice, rate: int | None
+) -> tuple[np.ndarray, list[dict[str, Any]], float, int]:
     from .engines.piper import PiperTTS
-    from .engines.runtime import voice_of
 
-    s = _settings(args)
-    voice = voice_of(s.persona(args.persona))
-    if args.voice:
-        if not Path(args.voice).is_file():
-            raise UsageError(f"no such Piper voice: {args.voice}")
-        voice = type(voice)(model=args.voice, speaker=voice.speaker, speed=voice.speed)
-    if args.speed:
-        voice = type(voice)(model=voice.model, speaker=voice.speaker, speed=args.speed)
     tts = PiperTTS()
-    pcm_parts, cues, offset_ms, rate = [], [], 0.0, args.rate
-    async for chunk in tts.synthesize(args.text, voice=voice, sample_rate=args.rate):
+    pcm_parts: list[np.ndarray] = []
+    cues: list[dict[str, Any]] = []
+    offset_ms = 0.0
+    async for chunk in tts.synthesize(text, voice=voice, sample_rate=rate):
         rate = chunk.sample_rate
         pcm_parts.append(chunk.pcm)
         cues.extend(
@@ -92,14 +89,30 @@ async def _say(args: argparse.Namespace) -> int:
             for c in chunk.cues
         )
         offset_ms += chunk.duration_ms
-    pcm = np.concatenate(pcm_parts) if pcm_parts else np.zeros(0, np.int16)
+    assert rate is not None  # synthesize yields at least one chunk or raises
+    return np.concatenate(pcm_parts), cues, offset_ms, rate
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from .audio import write_wav
+    from .engines.runtime import voice_of
+
+    s = _settings(args)
+    for out in (args.output, args.visemes):
+        if out and not Path(out).resolve().parent.is_dir():
+            raise UsageError(f"no such folder for {out}")
+    voice = voice_of(s.persona(args.persona))
+    if args.voice:
+        if not Path(args.voice).is_file():
+            raise UsageError(f"no such Piper voice: {args.voice}")
+        voice = replace(voice, model=args.voice)
+    if args.speed is not None:
+        voice = replace(voice, speed=args.speed)
+    pcm, cues, duration_ms, rate = asyncio.run(_synthesize(args.text, voice, args.rate))
     write_wav(args.output, pcm, rate)
     if args.visemes:
-        Path(args.visemes).write_text(
-            json.dumps(
-                {"sample_rate": rate, "duration_ms": round(offset_ms, 1), "cues": cues}, indent=1
-            )
-        )
+        doc = {"sample_rate": rate, "duration_ms": round(duration_ms, 1), "cues": cues}
+        Path(args.visemes).write_text(json.dumps(doc, indent=1))
     print(
         f"{args.output}: {len(pcm) / rate:.2f} s at {rate} Hz, {len(cues)} viseme cues",
         file=sys.stderr,
@@ -115,7 +128,8 @@ async def _chat(args: argparse.Namespace) -> int:
     persona = s.persona(name)
     engines = build_engines(s)
     chat = engines.chat_for(name)
-    messages = [*engines.system_messages(name), {"role": "user", "content": args.text}]
+    user: ChatMessage = {"role": "user", "content": args.text}
+    messages = [*engines.system_messages(name), user]
     async for delta in chat.stream(messages, max_tokens=persona.chat.max_tokens):
         sys.stdout.write(delta)
         sys.stdout.flush()
@@ -128,22 +142,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
 
-    overrides = {}
-    if args.host or args.port is not None or args.certfile or args.keyfile:
-        base = load_settings(args.config).server
-        overrides["server"] = base.model_copy(
-            update={
-                k: v
-                for k, v in {
-                    "host": args.host,
-                    "port": args.port,
-                    "certfile": args.certfile,
-                    "keyfile": args.keyfile,
-                }.items()
-                if v is not None
-            }
-        )
-    s = check_environment(load_settings(args.config, **overrides))
+    given = {
+        "host": args.host,
+        "port": args.port,
+        "certfile": args.certfile,
+        "keyfile": args.keyfile,
+    }
+    server = {k: v for k, v in given.items() if v is not None}
+    # Merged over the file and the environment, and validated like them.
+    s = check_environment(load_settings(args.config, **({"server": server} if server else {})))
     srv = s.server
     if bool(srv.certfile) != bool(srv.keyfile):
         raise UsageError("HTTPS needs both --certfile and --keyfile")
@@ -192,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--persona", help="speak with this persona's voice")
     sp.add_argument("--speed", type=float)
     sp.add_argument("--rate", type=int, default=None, help="output sample rate")
-    sp.set_defaults(func=lambda a: asyncio.run(_say(a)))
+    sp.set_defaults(func=cmd_say)
 
     sp = sub.add_parser("chat", help="stream a reply to TEXT")
     sp.add_argument("text")
@@ -226,9 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (UsageError, SettingsError, EngineError, AudioError) as exc:
         first, *rest = str(exc).splitlines() or [type(exc).__name__]
-        print(f"zenglow {args.command}: {first}", file=sys.stderr)
-        for line in rest:
-            print(line, file=sys.stderr)
+        details = "; ".join(line.strip() for line in rest if line.strip())
+        print(f"zenglow {args.command}: {first} {details}".rstrip(), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -135,6 +135,18 @@ def _default_personas() -> dict[str, PersonaSettings]:
     }
 
 
+class _PersonaDefaults(PydanticBaseSettingsSource):
+    """Lowest-priority source: the built-in personas, so the file and the environment can
+    change one key of a persona (`ZENGLOW_PERSONAS__JARVIS__CHAT__BACKEND=ollama`) and keep
+    the rest, and add personas beside the built-in ones."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {"personas": {k: v.model_dump() for k, v in _default_personas().items()}}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ZENGLOW_",
@@ -167,6 +179,7 @@ class Settings(BaseSettings):
         path = _config_file.get()
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        sources.append(_PersonaDefaults(settings_cls))
         return tuple(sources)
 
     def persona(self, name: str | None) -> PersonaSettings:
@@ -187,17 +200,40 @@ def _format_errors(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+# ZENGLOW_* variables that are not settings: the config file and the speech corpus.
+_NOT_SETTINGS = frozenset({"config", "speech_dir"})
+
+
+def _unknown_env_keys() -> list[str]:
+    unknown = []
+    for name in os.environ:
+        low = name.lower()
+        if low.startswith("zenglow_"):
+            top = low.removeprefix("zenglow_").split("__", 1)[0]
+            if top not in Settings.model_fields and top not in _NOT_SETTINGS:
+                unknown.append(name)
+    return sorted(unknown)
+
+
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
     """Build settings from defaults, the TOML file (`config` or $ZENGLOW_CONFIG) and the env."""
     raw = config if config is not None else os.environ.get("ZENGLOW_CONFIG")
     path = Path(raw) if raw else None
     if path is not None and not path.is_file():
         raise SettingsError(f"config file not found: {path}")
+    unknown = _unknown_env_keys()
+    if unknown:
+        raise SettingsError(
+            "invalid configuration (environment):\n"
+            + "\n".join(f"  {name}: unknown key" for name in unknown)
+        )
     token = _config_file.set(path)
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise SettingsError(_format_errors(exc, str(path) if path else "environment")) from None
+        raise SettingsError(
+            _format_errors(exc, f"{path} or environment" if path else "environment")
+        ) from None
     except ValueError as exc:  # TOML syntax errors
         raise SettingsError(f"cannot read config file {path}: {exc}") from None
     finally:
@@ -224,6 +260,8 @@ def check_environment(settings: Settings, *, cuda_devices: int | None = None) ->
     problems: list[str] = []
     paths: list[tuple[str, Path | None]] = [("stt.model", settings.stt.model)]
     paths.append(("llm.model", settings.llm.model))
+    paths.append(("server.certfile", settings.server.certfile))
+    paths.append(("server.keyfile", settings.server.keyfile))
     for name, persona in settings.personas.items():
         paths.append((f"personas.{name}.voice.model", persona.voice.model))
         if persona.chat.backend == "ollama" and not persona.chat.model:
