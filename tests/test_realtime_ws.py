@@ -207,3 +207,38 @@ async def test_a_pause_inside_a_turn_does_not_end_it(server):
     assert types.index("input_audio_buffer.speech_stopped") < types.index(
         "response.output_audio.delta"
     )
+
+
+async def test_turn_detection_settings_are_honoured(server):
+    """create_response off: the turn is committed and transcribed, nobody answers.  (That a
+    changed silence applies to the detector is tested in test_vad.)"""
+    c = clip("a09")
+    async with connect(server.ws_url) as client:
+        await client.wait_for("session.created")
+        await client.send(
+            {
+                "type": "session.update",
+                "session": {
+                    "type": "realtime",
+                    "audio": {
+                        "input": {
+                            "turn_detection": {
+                                "type": "server_vad",
+                                "silence_duration_ms": 800,
+                                "create_response": False,
+                            }
+                        }
+                    },
+                },
+            }
+        )
+        updated = await client.wait_for("session.updated")
+        td = updated["session"]["audio"]["input"]["turn_detection"]
+        assert td["silence_duration_ms"] == 800 and td["create_response"] is False
+        await client.stream(clip_pcm24(c.path, pad_s=1.5))
+        done = await client.wait_for("conversation.item.input_audio_transcription.completed")
+        stopped = client.of("input_audio_buffer.speech_stopped")[0]
+        await asyncio.sleep(1.0)
+    assert wer(c.transcript, done["transcript"]) < 0.25
+    assert not client.of("response.created")
+    assert 2300 < stopped["audio_end_ms"] < 2900  # speech ends at ~2.55 s

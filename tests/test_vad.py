@@ -111,6 +111,17 @@ def test_short_pause_is_silence_then_resumed() -> None:
     assert det.in_speech and not det.in_pause
 
 
+def test_reconfigure_applies_to_the_turn_under_way() -> None:
+    det = TurnDetector(TurnConfig(silence_s=1.0))
+    feed(det, [HI] * 20)
+    feed(det, [LO] * frames(0.4))
+    det.reconfigure(TurnConfig(silence_s=0.5))
+    events = feed(det, [LO] * frames(0.2))
+    assert kinds(events) == ["SpeechStopped"]  # 0.6 s of pause > the new 0.5 s
+    det.reconfigure(TurnConfig(min_speech_s=1.0))
+    assert feed(det, [HI] * frames(0.5)) == []  # the new onset time applies too
+
+
 def test_full_turn_sequence() -> None:
     det = TurnDetector()
     probs = [LO] * 10 + [HI] * 30 + [LO] * 8 + [HI] * 30 + [LO] * 40

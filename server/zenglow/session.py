@@ -238,7 +238,7 @@ class Session:
             changes["model"] = str(model).lower()
         self.config = dataclasses.replace(self.config, **changes)
         self.listener.detecting = self.config.turn_detection is not None
-        self.listener.detector.config = self._turn_config()
+        self.listener.detector.reconfigure(self._turn_config())
         await self.emit(SessionUpdated(self.config))
 
     async def commit(self) -> None:

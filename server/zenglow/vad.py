@@ -103,17 +103,20 @@ class TurnDetector:
     """Feed `update(probability, frame_seconds)` once per VAD frame; it returns the events."""
 
     def __init__(self, config: TurnConfig | None = None) -> None:
-        self.config = config or TurnConfig()
-        c = self.config
+        self.reconfigure(config or TurnConfig())
+        self._now = 0  # audio fed so far, microseconds
+        self._strict = False
+        self.reset()
+
+    def reconfigure(self, config: TurnConfig) -> None:
+        """Apply new settings (a client's session.update); a turn under way carries on."""
+        self.config = c = config
         self._min_speech = _us(c.min_speech_s)
         self._strict_min_speech = _us(c.strict_min_speech_s)
         self._silence = _us(c.silence_s)
         self._max_turn = _us(c.max_turn_s)
         self._padding = _us(c.prefix_padding_s)
         self._gap = c.threshold - c.off_threshold  # hysteresis width, kept in strict mode
-        self._now = 0  # audio fed so far, microseconds
-        self._strict = False
-        self.reset()
 
     def reset(self) -> None:
         """Forget any speech in progress (no event is emitted); the audio clock keeps counting."""
