@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, WebSocket
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from . import __version__
 from .engines.runtime import Engines, build_engines
@@ -51,6 +51,11 @@ def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
     async def ready() -> JSONResponse:
         body = {"ready": runtime.ready, "sessions": len(runtime.sessions)}
         return JSONResponse(body, status_code=200 if runtime.ready else 503)
+
+    @app.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        body, content_type = runtime.engines.metrics.render()
+        return Response(body, media_type=content_type)
 
     @app.websocket("/v1/realtime")
     async def realtime(ws: WebSocket) -> None:

@@ -239,7 +239,9 @@ class Replies:
                 persona=turn.persona,
             )
         )
-        await s.emit(TurnMetrics(turn.response_id, s.turn_metrics(turn)))
+        metrics = s.turn_metrics(turn)
+        s.engines.metrics.observe_turn(turn.persona, status, metrics)
+        await s.emit(TurnMetrics(turn.response_id, metrics))
 
     # --- stopping ----------------------------------------------------------------------
 

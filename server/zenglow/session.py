@@ -341,6 +341,7 @@ class Session:
         if not dropped:
             return
         self.dropped_input_ms += dropped
+        self.engines.metrics.input_dropped_seconds_total.inc(dropped / 1000)
         if not self._overflow_reported:  # once per session; later drops are only counted
             self._overflow_reported = True
             await self.error(

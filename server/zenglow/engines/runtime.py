@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..metrics import Metrics
 from ..settings import PersonaSettings, Settings
 from .base import ChatMessage, ChatModel, Voice
 from .llamacpp import LlamaCppChat
@@ -32,6 +33,7 @@ class Engines:
     tts: PiperTTS
     vad_model: SileroModel
     chats: dict[str, ChatModel]
+    metrics: Metrics = field(default_factory=Metrics)
     load_seconds: dict[str, float] = field(default_factory=dict)
 
     def chat_for(self, persona: str) -> ChatModel:

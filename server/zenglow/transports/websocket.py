@@ -122,6 +122,7 @@ async def serve_realtime(ws: WebSocket, runtime: Runtime) -> None:
         why = "server busy" if runtime.ready else "server is still loading its models"
         reason = f"{why}: {len(runtime.sessions)}/{limit} sessions; try again later"
         code = "session_limit_reached" if runtime.ready else "server_not_ready"
+        runtime.engines.metrics.sessions_refused_total.inc()
         await ws.send_text(json.dumps(encoder.out.error(code, reason, kind="server_error")))
         await ws.close(CLOSE_TRY_AGAIN, reason[:120])
         return
@@ -130,6 +131,8 @@ async def serve_realtime(ws: WebSocket, runtime: Runtime) -> None:
     session = Session(runtime.engines, outbox.emit, persona=model)
     runtime.sessions.add(session)
     runtime.sessions_total += 1
+    runtime.engines.metrics.sessions_total.inc()
+    runtime.engines.metrics.sessions.set(len(runtime.sessions))
     max_bytes = runtime.settings.server.max_message_bytes
     try:
         async with asyncio.TaskGroup() as tg:
@@ -140,6 +143,7 @@ async def serve_realtime(ws: WebSocket, runtime: Runtime) -> None:
         pass
     finally:
         runtime.sessions.discard(session)
+        runtime.engines.metrics.sessions.set(len(runtime.sessions))
         await session.close()
 
 
