@@ -63,4 +63,6 @@ def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
 
         await serve_realtime(ws, runtime)
 
+    # Other transports and pages register here, one line each.
+
     return app
