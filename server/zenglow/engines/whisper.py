@@ -114,7 +114,9 @@ class FasterWhisperSTT:
             beam_size=self.beam_size,
             initial_prompt=prompt or self.initial_prompt,
             word_timestamps=words,
-            without_timestamps=not words,  # fewer tokens to decode when no timings are wanted
+            # No timestamp tokens saves decoding time, but faster-whisper then cannot seek
+            # across 30 s windows: only for audio that fits in one window.
+            without_timestamps=not words and duration <= 28.0,
             condition_on_previous_text=False,
             vad_filter=False,
         )
