@@ -71,11 +71,17 @@ system_prompt = "You are Ada."
     assert s.default_persona == "leonardo"
     leo = s.persona("leonardo")
     assert leo.chat.backend == "ollama" and leo.chat.model == "mistral:7b-instruct-q5_k_m"
+    [endpoint] = leo.chat.pool()  # the single-endpoint keys form a pool of one
+    assert (endpoint.kind, endpoint.model) == ("ollama", "mistral:7b-instruct-q5_k_m")
+    assert endpoint.url == "http://127.0.0.1:11434" and endpoint.name == "ollama@127.0.0.1:11434"
+    assert (endpoint.max_in_flight, endpoint.first_token_timeout_s) == (2, 20.0)
     # one key of a built-in persona changed; its other keys keep their defaults
     assert leo.display_name == "Leonardo" and leo.voice.speed == 0.9
     assert leo.chat.temperature == 0.5
     assert sorted(s.personas) == ["ada", "jarvis", "leonardo"]
     assert s.persona("ada").chat.backend == "embedded"
+    [embedded] = s.persona("ada").chat.pool()
+    assert (embedded.kind, embedded.name, embedded.max_in_flight) == ("embedded", "embedded", 1)
 
 
 def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,7 +156,7 @@ def test_non_setting_variables_are_not_unknown_keys(
     [
         ("[server]\nport = 70000\n", {}, "server.port"),
         ('[stt]\ndevice = "gpu"\n', {}, "stt.device"),
-        ('[personas.jarvis.chat]\nbackend = "openai"\n', {}, "personas.jarvis.chat.backend"),
+        ('[personas.jarvis.chat]\nbackend = "vllm"\n', {}, "personas.jarvis.chat.backend"),
         ("", {"ZENGLOW_STT__BEAM_SIZE": "many"}, "stt.beam_size"),
         ("", {"ZENGLOW_VAD__THRESHOLD": "1.5"}, "vad.threshold"),
     ],
@@ -260,6 +266,111 @@ def test_ollama_persona_needs_a_model() -> None:
     with_model = jarvis.model_copy(update={"chat": ChatSettings(backend="ollama", model="phi3")})
     ok = base.model_copy(update={"personas": {**base.personas, "jarvis": with_model}})
     assert check_environment(ok, cuda_devices=0) is ok
+
+
+# --- chat endpoints ---------------------------------------------------------------------
+
+POOL = """
+[personas.jarvis.chat]
+max_tokens = 60
+
+[[personas.jarvis.chat.endpoints]]
+kind = "ollama"
+model = "phi3:3.8b-mini-4k-instruct-q4_0"
+url = "http://gpu1:11434"
+gpu = 1
+options = { num_ctx = 4096, num_gpu = 99 }
+
+[[personas.jarvis.chat.endpoints]]
+kind = "openai"
+name = "vllm-gpu0"
+model = "microsoft/Phi-3-mini-4k-instruct"
+url = "http://gpu0:8001/v1"
+api_key = "secret"
+max_in_flight = 4
+max_queue = 2
+first_token_timeout_s = 5
+stall_timeout_s = 2.5
+"""
+
+
+def test_endpoints_from_the_file(tmp_path: Path) -> None:
+    s = load_settings(toml(tmp_path, POOL))
+    chat = s.persona("jarvis").chat
+    assert chat.max_tokens == 60 and chat.temperature == 0.7
+    gpu1, vllm = chat.pool()
+    assert (gpu1.name, gpu1.kind, gpu1.gpu, gpu1.max_in_flight) == (
+        "ollama@gpu1:11434",
+        "ollama",
+        1,
+        2,
+    )
+    assert gpu1.options == {"num_ctx": 4096, "num_gpu": 99} and gpu1.keep_alive == "30m"
+    assert (gpu1.max_queue, gpu1.first_token_timeout_s, gpu1.stall_timeout_s) == (8, 20.0, 10.0)
+    assert (vllm.name, vllm.api_key, vllm.max_in_flight, vllm.max_queue) == (
+        "vllm-gpu0",
+        "secret",
+        4,
+        2,
+    )
+    assert (vllm.first_token_timeout_s, vllm.stall_timeout_s) == (5.0, 2.5)
+    assert check_environment(s, cuda_devices=0) == s
+    assert s.persona("leonardo").chat.pool()[0].kind == "embedded"  # untouched
+
+
+def test_endpoints_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoints = '[{"kind": "ollama", "model": "mistral", "url": "http://gpu0:11434", "gpu": 0}]'
+    monkeypatch.setenv("ZENGLOW_PERSONAS__LEONARDO__CHAT__ENDPOINTS", endpoints)
+    leo = load_settings().persona("leonardo")
+    [endpoint] = leo.chat.pool()
+    assert (endpoint.model, endpoint.gpu, endpoint.name) == ("mistral", 0, "ollama@gpu0:11434")
+    assert leo.chat.max_tokens == 160  # the persona's other keys are kept
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "key", "words"),
+    [
+        ('{ kind = "openai", model = "m" }', "endpoints.0", "an openai endpoint needs a url"),
+        ('{ kind = "ollama", model = "m", url = "gpu1:11434" }', "endpoints.0", "url must look"),
+        ('{ kind = "ollama", model = "m", max_in_flight = 0 }', "endpoints.0.max_in_flight", ""),
+        (
+            '{ kind = "ollama", model = "m", stall_timeout_s = 0 }',
+            "endpoints.0.stall_timeout_s",
+            "",
+        ),
+        ('{ kind = "ollama", model = "m", gpus = 1 }', "endpoints.0.gpus", "unknown key"),
+        ('{ kind = "embedded", model = "m" }', "endpoints.0", "do not apply to the embedded"),
+        ('{ kind = "ollama", model = "a" }, { kind = "ollama", model = "b" }', "", "used twice"),
+    ],
+    ids=["openai-url", "url-shape", "in-flight", "stall", "unknown", "embedded-model", "names"],
+)
+def test_bad_endpoints_name_the_key(tmp_path: Path, endpoints: str, key: str, words: str) -> None:
+    path = toml(tmp_path, f"[personas.jarvis.chat]\nendpoints = [{endpoints}]\n")
+    with pytest.raises(SettingsError) as err:
+        load_settings(path)
+    where = "personas.jarvis.chat" + (f".{key}" if key else "")
+    line = next(x for x in str(err.value).splitlines() if x.startswith(f"  {where}: "))
+    assert words in line
+
+
+def test_endpoints_and_the_single_endpoint_keys_do_not_mix(tmp_path: Path) -> None:
+    text = '[personas.jarvis.chat]\nbackend = "ollama"\nmodel = "phi3"\n'
+    text += 'endpoints = [{ kind = "ollama", model = "phi3" }]\n'
+    with pytest.raises(SettingsError, match="either endpoints or the single-endpoint keys"):
+        load_settings(toml(tmp_path, text))
+
+
+def test_endpoints_need_a_model(tmp_path: Path) -> None:
+    text = "[personas.leonardo.chat]\nendpoints = ["
+    text += '{ kind = "ollama", model = "mistral" }, { kind = "ollama", name = "gpu1" }, '
+    text += '{ kind = "openai", url = "http://gpu0:8001/v1" }]\n'
+    s = load_settings(toml(tmp_path, text))  # a model is a machine matter: checked next
+    with pytest.raises(SettingsError) as err:
+        check_environment(s, cuda_devices=0)
+    msg = str(err.value)
+    assert "personas.leonardo.chat.endpoints.1.model: an Ollama model tag is required" in msg
+    assert "personas.leonardo.chat.endpoints.2.model: a model name is required" in msg
+    assert "endpoints.0" not in msg
 
 
 def test_settings_are_frozen() -> None:

@@ -12,8 +12,17 @@ import logging
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -41,11 +50,25 @@ class ServerSettings(Section):
     port: int = Field(8000, ge=0, le=65535)
     max_sessions: int = Field(8, ge=1, description="concurrent realtime sessions; more are refused")
     max_message_bytes: int = Field(1 << 20, ge=1024, description="largest client message")
+    max_upload_bytes: int = Field(
+        25 << 20, ge=1024, description="largest REST request body (audio uploads); larger is 413"
+    )
     input_queue_ms: int = Field(
         2000, ge=100, description="mic audio buffered ahead of the VAD; older audio is dropped"
     )
     certfile: Path | None = None
     keyfile: Path | None = None
+
+
+class WebRtcSettings(Section):
+    """WebRTC calls (`POST /v1/realtime/calls`).  With no STUN/TURN server, only host
+    candidates are offered: loopback and LAN work offline."""
+
+    max_calls: int = Field(8, ge=1, description="concurrent WebRTC calls; more are refused")
+    stun_urls: list[str] = Field(default_factory=list, description="e.g. stun:stun.example:3478")
+    turn_urls: list[str] = Field(default_factory=list, description="e.g. turn:turn.example:3478")
+    turn_username: str | None = None
+    turn_credential: str | None = None
 
 
 class SttSettings(Section):
@@ -87,14 +110,128 @@ class EmbeddedLlmSettings(Section):
     n_threads: int | None = Field(None, ge=1)
 
 
+EndpointKind = Literal["embedded", "ollama", "openai"]
+
+
+def _invalid(message: str) -> PydanticCustomError:
+    """A validation error whose message is shown as is (no "Value error, " prefix)."""
+    return PydanticCustomError("invalid", message)
+
+
+DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
+# The single-endpoint keys of `chat`, used when `chat.endpoints` is empty.
+_SHORTHAND = ("backend", "model", "host", "api_key", "keep_alive", "options")
+
+
+class EndpointSettings(Section):
+    """One server a persona's chat model runs on, with its limits and timeouts."""
+
+    kind: EndpointKind = Field(
+        "embedded", description="embedded (llm.model in-process), ollama, or openai (/v1 API)"
+    )
+    model: str | None = Field(None, description="Ollama tag, or a name GET /v1/models lists")
+    url: str | None = Field(
+        None, description="Ollama default http://127.0.0.1:11434; openai: base URL, e.g. .../v1"
+    )
+    api_key: str | None = Field(None, description="sent as a Bearer token (openai)")
+    keep_alive: str = Field("30m", description="how long Ollama keeps the model loaded")
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Ollama options (num_ctx, num_gpu, ...); openai: extra request fields",
+    )
+    max_in_flight: int = Field(2, ge=1, description="requests at once; default 1 for embedded")
+    max_queue: int = Field(8, ge=0, description="requests waiting for a slot; more are refused")
+    first_token_timeout_s: float = Field(20.0, gt=0.0)
+    stall_timeout_s: float = Field(10.0, gt=0.0, description="longest silence mid-reply")
+    gpu: int | None = Field(None, ge=0, description="GPU index, for metrics and load balancing")
+    name: str = Field("", description="label in metrics and messages; default kind@host:port")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        kind = data.get("kind", "embedded")
+        if kind == "embedded" and data.get("max_in_flight") is None:
+            data["max_in_flight"] = 1
+        if kind == "ollama" and not data.get("url"):
+            data["url"] = DEFAULT_OLLAMA_URL
+        url = data.get("url")
+        if not data.get("name") and isinstance(kind, str):
+            where = urlsplit(url).netloc if isinstance(url, str) else ""
+            data["name"] = f"{kind}@{where}" if where else kind
+        return data
+
+    @model_validator(mode="after")
+    def _coherent(self) -> EndpointSettings:
+        if self.kind == "embedded":
+            if self.url or self.model:
+                raise _invalid(
+                    "model and url do not apply to the embedded model (it runs llm.model "
+                    "in-process): remove them, or choose the ollama or openai kind"
+                )
+        elif not self.url:
+            raise _invalid("an openai endpoint needs a url, e.g. http://gpu0:8001/v1")
+        elif not self.url.startswith(("http://", "https://")) or not urlsplit(self.url).netloc:
+            raise _invalid(f"url must look like http://host:port, not {self.url!r}")
+        return self
+
+
 class ChatSettings(Section):
-    backend: Literal["embedded", "ollama"] = "embedded"
-    model: str | None = Field(None, description="Ollama model tag (backend = ollama)")
-    host: str = "http://127.0.0.1:11434"
-    keep_alive: str = "30m"
+    """A persona's chat: its reply limits and the pool of endpoints that serve it.
+
+    `endpoints` lists the pool; when it is empty, the single-endpoint keys (`backend`,
+    `model`, `host`, `api_key`, `keep_alive`, `options`) describe the one endpoint.
+    """
+
     max_tokens: int = Field(120, ge=1)
     temperature: float = Field(0.7, ge=0.0, le=2.0)
+    endpoints: list[EndpointSettings] = Field(default_factory=list)
+    backend: EndpointKind = "embedded"
+    model: str | None = Field(None, description="Ollama model tag (backend = ollama)")
+    host: str | None = Field(None, description="server URL (default: Ollama's local one)")
+    api_key: str | None = None
+    keep_alive: str = "30m"
     options: dict[str, Any] = Field(default_factory=dict, description="Ollama options")
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> ChatSettings:
+        defaults = {
+            k: type(self).model_fields[k].get_default(call_default_factory=True) for k in _SHORTHAND
+        }
+        given = [k for k in _SHORTHAND if getattr(self, k) != defaults[k]]
+        if self.endpoints and given:
+            raise _invalid(
+                f"give either endpoints or the single-endpoint keys ({', '.join(given)}), not both"
+            )
+        if not self.endpoints:
+            try:
+                self.pool()
+            except ValidationError as exc:
+                raise _invalid(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        names = [e.name for e in self.endpoints]
+        for name in names:
+            if names.count(name) > 1:
+                raise _invalid(
+                    f"endpoint name {name!r} is used twice: give each endpoint its own name"
+                )
+        return self
+
+    def pool(self) -> list[EndpointSettings]:
+        """The endpoints that serve this chat: `endpoints`, or the one the shorthand gives."""
+        if self.endpoints:
+            return list(self.endpoints)
+        return [
+            EndpointSettings(
+                kind=self.backend,
+                model=self.model,
+                url=self.host,
+                api_key=self.api_key,
+                keep_alive=self.keep_alive,
+                options=self.options,
+            )
+        ]
 
 
 class VoiceSettings(Section):
@@ -156,6 +293,7 @@ class Settings(BaseSettings):
     )
 
     server: ServerSettings = ServerSettings()
+    webrtc: WebRtcSettings = WebRtcSettings()
     stt: SttSettings = SttSettings()
     vad: VadSettings = VadSettings()
     llm: EmbeddedLlmSettings = EmbeddedLlmSettings()
@@ -255,6 +393,17 @@ def cuda_device_count() -> int:
         return 0
 
 
+def _endpoint_problems(key: str, chat: ChatSettings) -> list[str]:
+    problems = []
+    for i, endpoint in enumerate(chat.pool()):
+        where = f"{key}.endpoints.{i}.model" if chat.endpoints else f"{key}.model"
+        if endpoint.kind == "ollama" and not endpoint.model:
+            problems.append(f"{where}: an Ollama model tag is required, e.g. phi3:3.8b")
+        elif endpoint.kind == "openai" and not endpoint.model:
+            problems.append(f"{where}: a model name is required, one that GET /v1/models lists")
+    return problems
+
+
 def check_environment(settings: Settings, *, cuda_devices: int | None = None) -> Settings:
     """Validate what depends on this machine; returns settings with allowed fallbacks applied."""
     problems: list[str] = []
@@ -264,8 +413,7 @@ def check_environment(settings: Settings, *, cuda_devices: int | None = None) ->
     paths.append(("server.keyfile", settings.server.keyfile))
     for name, persona in settings.personas.items():
         paths.append((f"personas.{name}.voice.model", persona.voice.model))
-        if persona.chat.backend == "ollama" and not persona.chat.model:
-            problems.append(f"personas.{name}.chat.model: an Ollama model tag is required")
+        problems += _endpoint_problems(f"personas.{name}.chat", persona.chat)
     for key, path in paths:
         if path is not None and not path.exists():
             problems.append(f"{key}: {path} does not exist")

@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..metrics import Metrics
-from ..settings import PersonaSettings, Settings
-from .base import ChatMessage, ChatModel, Voice
+from ..settings import EndpointSettings, PersonaSettings, Settings
+from .base import ChatMessage, ChatModel, EngineError, Voice
+from .endpoint import Endpoint, NvmlBusy
 from .llamacpp import LlamaCppChat
 from .ollama import OllamaChat
+from .openai_compat import OpenAICompatChat
 from .piper import PiperTTS
+from .pool import ChatPool
 from .silero import SileroModel, SileroVAD, shared_model
 from .whisper import FasterWhisperSTT
 
@@ -39,6 +42,14 @@ class Engines:
     def chat_for(self, persona: str) -> ChatModel:
         return self.chats[persona]
 
+    def embedded_models(self) -> list[LlamaCppChat]:
+        """The in-process chat models (one, shared by every persona that uses it)."""
+        found: dict[int, LlamaCppChat] = {}
+        for chat in self.chats.values():
+            models = [e.chat for e in chat.endpoints] if isinstance(chat, ChatPool) else [chat]
+            found |= {id(m): m for m in models if isinstance(m, LlamaCppChat)}
+        return list(found.values())
+
     def new_vad(self) -> SileroVAD:
         return SileroVAD(self.vad_model)
 
@@ -57,26 +68,48 @@ class Engines:
         timed("stt", self.stt.load)
         for name, persona in self.settings.personas.items():
             timed(f"tts:{name}", lambda p=persona: self.tts.load(voice_of(p)))
-        seen: set[int] = set()
-        for name, chat in self.chats.items():
-            if isinstance(chat, LlamaCppChat) and id(chat) not in seen:
-                seen.add(id(chat))
-                timed(f"llm:{name}", chat.load)
+        for chat in self.embedded_models():
+            timed(f"llm:{chat.name}", chat.load)
 
     async def warm_up(self) -> None:
         """Load everything off the event loop, then run each engine once so the first
-        turn does not pay for lazy initialisation; Ollama models are loaded with keep_alive."""
+        turn does not pay for lazy initialisation; Ollama models are loaded with keep_alive.
+
+        A chat endpoint that fails to warm up is marked down and probed until it recovers;
+        only a persona left with no endpoint up (nor a fallback's) stops the start."""
         await asyncio.to_thread(self.load)
         await self.stt.transcribe(np.zeros(self.stt.sample_rate, np.float32))
+        pools: dict[str, ChatPool] = {}
         for name, persona in self.settings.personas.items():
             async for _ in self.tts.synthesize("Hello.", voice=voice_of(persona)):
                 pass
             chat = self.chats[name]
-            if isinstance(chat, (OllamaChat, LlamaCppChat)):
-                if isinstance(chat, LlamaCppChat):
-                    await chat.warm_up(persona.system_prompt)
-                else:
-                    await chat.warm_up()
+            if isinstance(chat, ChatPool):
+                pools[name] = chat
+                for endpoint, problem in (await chat.warm_up(persona.system_prompt)).items():
+                    if problem:
+                        log.warning("chat endpoint %s/%s: %s", name, endpoint, problem)
+            elif isinstance(chat, LlamaCppChat):
+                await chat.warm_up(persona.system_prompt)
+            elif isinstance(chat, (OllamaChat, OpenAICompatChat)):
+                await chat.warm_up()
+        for name, pool in pools.items():
+            reachable = [pool, pool.fallback] if pool.fallback is not None else [pool]
+            if not any(e.healthy for p in reachable for e in p.endpoints):
+                raise EngineError(
+                    f"persona {name} has no chat endpoint up: "
+                    + "; ".join(
+                        f"{p.name}/{e.name}: {e.down_reason}"
+                        for p in reachable
+                        for e in p.endpoints
+                    )
+                )
+
+    async def aclose(self) -> None:
+        """Stop the chat pools' health probes and close their connections."""
+        for chat in self.chats.values():
+            if isinstance(chat, ChatPool):
+                await chat.aclose()
 
 
 def build_engines(settings: Settings) -> Engines:
@@ -90,18 +123,72 @@ def build_engines(settings: Settings) -> Engines:
         initial_prompt=s.stt.initial_prompt,
         cpu_threads=s.stt.cpu_threads,
     )
-    embedded: LlamaCppChat | None = None
-    chats: dict[str, ChatModel] = {}
-    for name, persona in s.personas.items():
-        c = persona.chat
-        if c.backend == "ollama":
-            assert c.model is not None
-            options = {"temperature": c.temperature, **c.options}
-            chats[name] = OllamaChat(
-                c.model, host=c.host, keep_alive=c.keep_alive, options=options, name=name
-            )
-        else:
+    metrics = Metrics()
+    chats: dict[str, ChatModel] = dict(build_pools(s, metrics))
+    return Engines(
+        settings=s,
+        stt=stt,
+        tts=PiperTTS(),
+        vad_model=shared_model(),
+        chats=chats,
+        metrics=metrics,
+    )
+
+
+def endpoint_chat(endpoint: EndpointSettings, temperature: float) -> ChatModel:
+    """The adapter for an Ollama or OpenAI-compatible endpoint."""
+    if not endpoint.model or not endpoint.url:
+        raise EngineError(f"chat endpoint {endpoint.name} needs a model and a url")
+    if endpoint.kind == "ollama":
+        options = {"temperature": temperature, **endpoint.options}
+        return OllamaChat(
+            endpoint.model,
+            host=endpoint.url,
+            keep_alive=endpoint.keep_alive,
+            options=options,
+            name=endpoint.name,
+        )
+    return OpenAICompatChat(
+        endpoint.model,
+        url=endpoint.url,
+        api_key=endpoint.api_key,
+        temperature=temperature,
+        extra=endpoint.options,
+        name=endpoint.name,
+    )
+
+
+def build_pools(settings: Settings, metrics: Metrics) -> dict[str, ChatPool]:
+    """One `ChatPool` per persona.  Every embedded endpoint shares one in-process model and
+    one set of slots; each pool falls back to another persona's pool (see `link_fallbacks`)."""
+    s = settings
+    embedded: Endpoint | None = None
+    configs = {name: p.chat.pool() for name, p in s.personas.items()}
+    wants_gpu = any(e.gpu is not None for pool in configs.values() for e in pool)
+    gpu_busy = NvmlBusy() if wants_gpu else None
+    pools: dict[str, ChatPool] = {}
+    for name, endpoints in configs.items():
+        members = []
+        for config in endpoints:
+            if config.kind != "embedded":
+                chat = endpoint_chat(config, s.personas[name].chat.temperature)
+                members.append(Endpoint(chat, config))
+                continue
             if embedded is None:
-                embedded = LlamaCppChat(s.llm.model, n_ctx=s.llm.n_ctx, n_threads=s.llm.n_threads)
-            chats[name] = embedded
-    return Engines(settings=s, stt=stt, tts=PiperTTS(), vad_model=shared_model(), chats=chats)
+                model = LlamaCppChat(s.llm.model, n_ctx=s.llm.n_ctx, n_threads=s.llm.n_threads)
+                embedded = Endpoint(model, config)
+            members.append(Endpoint(embedded.chat, config, embedded.slots))
+        pools[name] = ChatPool(name, members, metrics=metrics, gpu_busy=gpu_busy)
+    link_fallbacks(pools, s.default_persona)
+    return pools
+
+
+def link_fallbacks(pools: dict[str, ChatPool], default: str) -> None:
+    """Each pool falls back to the default persona's pool; the default persona's pool
+    falls back to the first other persona's (Jarvis <-> Leonardo)."""
+    others = [name for name in pools if name != default]
+    for name, pool in pools.items():
+        if name != default:
+            pool.fallback = pools.get(default)
+        else:
+            pool.fallback = pools[others[0]] if others else None
