@@ -28,7 +28,8 @@ class TurnDetection:
 @dataclass(frozen=True, slots=True)
 class SessionConfig:
     id: str
-    model: str  # the persona the session talks to by default
+    model: str  # the persona named when connecting (?model=)
+    persona: str = "auto"  # "auto": routing picks the persona per turn; else always this one
     instructions: str | None = None
     voice: str = "default"
     speed: float = 1.0
@@ -131,9 +132,19 @@ class ResponseStarted:
     response_id: str
     item_id: str
     previous_item_id: str | None
-    persona: str
+    persona: str  # who speaks first
     modalities: tuple[str, ...]
     reason: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaChanged:
+    """From here on in the response, `persona` speaks (escalation, handoff, failover)."""
+
+    response_id: str
+    persona: str
+    reason: str
+    cue: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +210,7 @@ SessionEvent = (
     | ItemTruncated
     | ItemDeleted
     | ResponseStarted
+    | PersonaChanged
     | AudioOut
     | TextOut
     | ResponseDone

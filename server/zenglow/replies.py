@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from .engines.base import ChatMessage, EngineError
 from .engines.runtime import voice_of
 from .events import AudioOut, Item, ResponseDone, ResponseStarted, SessionEvent, TurnMetrics
-from .turn import Turn
+from .personas import Route, RoutingRules, handoff_line, route
+from .turn import Preface, Turn
 
 if TYPE_CHECKING:
     from .session import Session
@@ -42,6 +43,7 @@ class Replies:
         self.playing: Reply | None = None  # the last reply whose audio may still play
         self.speculation: Reply | None = None
         self.turns: dict[str, Turn] = {}  # assistant item id -> its turn (recent ones)
+        self.rules = routing_rules(session.engines.settings)
 
     # --- starting ----------------------------------------------------------------------
 
@@ -114,6 +116,59 @@ class Replies:
 
         return hold
 
+    # --- routing -----------------------------------------------------------------------
+
+    def _route(self, reply: Reply, messages: list[ChatMessage]) -> list[ChatMessage]:
+        """Pick the persona for this turn from what the user said, and retarget the turn."""
+        s, turn = self.s, reply.turn
+        if not messages or messages[-1]["role"] != "user":
+            return messages  # e.g. a response.create with no new user turn
+        if s.config.persona != "auto":
+            self._retarget(turn, s.config.persona, "pinned", None)
+            return self._with_system(turn, messages)
+        said = messages[-1]["content"]
+        r: Route = route(said, rules=self.rules, sticky=s.sticky)
+        s.sticky = r.sticky
+        if r.persona not in s.engines.settings.personas:
+            return messages
+        if r.text.strip() and r.text != said:
+            messages = [*messages[:-1], {"role": "user", "content": r.text}]
+        self._retarget(turn, r.persona, r.reason, r.cue)
+        default = self.rules.default
+        if r.persona != default:
+            s.engines.metrics.escalations_total.labels(default, r.persona, r.reason).inc()
+        if r.escalated:
+            line = handoff_line(
+                default,
+                r.persona,
+                cue=r.cue,
+                seed=hash(turn.response_id),
+                lines=self.rules.handoff_lines,
+            )
+            turn.preface = Preface(default, line, self._voice(default))
+        return self._with_system(turn, messages)
+
+    def _with_system(self, turn: Turn, messages: list[ChatMessage]) -> list[ChatMessage]:
+        """The answering persona's system prompt (or the session's instructions) first."""
+        prompt = (
+            self.s.config.instructions
+            or self.s.engines.settings.persona(turn.persona).system_prompt
+        )
+        rest = messages[1:] if messages and messages[0]["role"] == "system" else messages
+        return [{"role": "system", "content": prompt}, *rest]
+
+    def _voice(self, persona: str):  # type: ignore[no-untyped-def]
+        voice = voice_of(self.s.engines.settings.persona(persona))
+        return dataclasses.replace(voice, speed=voice.speed * self.s.config.speed)
+
+    def _retarget(self, turn: Turn, persona: str, reason: str, cue: str | None) -> None:
+        settings = self.s.engines.settings.persona(persona)
+        turn.persona, turn.reason, turn.cue = persona, reason, cue
+        turn.chat = self.s.engines.chat_for(persona)
+        turn.voice = self._voice(persona)
+        turn.max_tokens = self.s.config.max_output_tokens or settings.chat.max_tokens
+        turn.voice_for = self._voice
+
     # --- running -----------------------------------------------------------------------
 
     def _messages(self, instructions: str | None) -> list[ChatMessage]:
@@ -130,6 +185,7 @@ class Replies:
         if not text.strip():
             return  # nothing to answer; the confirmed turn will find out too
         turn.messages = [*self._messages(None), {"role": "user", "content": text}]
+        turn.messages = self._route(reply, list(turn.messages))
         if turn.speaker is not None:
             turn.speaker.hold(turn.response_id)
         run = asyncio.ensure_future(turn.run())
@@ -160,7 +216,7 @@ class Replies:
             self.active = None  # nothing was said (a cough, noise): no reply
             await s.set_state("listening")
             return
-        reply.turn.messages = self._messages(reply.instructions)
+        reply.turn.messages = self._route(reply, self._messages(reply.instructions))
         reply.turn.marks.started = reply.turn.marks.committed = s.clock()
         await self._announce(reply)
         await self._complete(reply, asyncio.ensure_future(reply.turn.run()))
@@ -177,9 +233,11 @@ class Replies:
         self.turns[turn.item_id] = turn
         while len(self.turns) > 16:
             del self.turns[next(iter(self.turns))]
+        first = turn.preface.persona if turn.preface else turn.persona
+        reason = "handoff" if turn.preface else turn.reason
         await s.emit(
             ResponseStarted(
-                turn.response_id, turn.item_id, previous, turn.persona, reply.modalities
+                turn.response_id, turn.item_id, previous, first, reply.modalities, reason
             )
         )
         await s.set_state("thinking")
@@ -289,3 +347,15 @@ class Replies:
         for t in tasks:
             t.cancel()
         return tasks
+
+
+def routing_rules(settings) -> RoutingRules:  # type: ignore[no-untyped-def]
+    """Routing rules for the configured personas: each answers to its key and display name."""
+    base = RoutingRules()
+    names = dict(base.names)
+    for key, persona in settings.personas.items():
+        own = {key, persona.display_name.lower()}
+        names[key] = tuple(dict.fromkeys([*names.get(key, ()), *sorted(own)]))
+    names = {k: v for k, v in names.items() if k in settings.personas}
+    analyst = "leonardo" if "leonardo" in settings.personas else base.analyst
+    return dataclasses.replace(base, names=names, default=settings.default_persona, analyst=analyst)

@@ -91,6 +91,8 @@ class Session:
         self.config = SessionConfig(
             id=self.new_id("sess"),
             model=name,
+            # connecting to the default persona means automatic routing; another one pins it
+            persona="auto" if name == s.default_persona else name,
             turn_detection=TurnDetection(
                 threshold=v.threshold,
                 prefix_padding_ms=v.prefix_padding_ms,
@@ -110,6 +112,7 @@ class Session:
         self._state: State | None = None
         self._user_turn: tuple[float | None, float | None, float | None] = (None, None, None)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.sticky: str | None = None  # the persona the user asked to stay with, by voice
 
     @staticmethod
     def new_id(prefix: str) -> str:
@@ -226,16 +229,18 @@ class Session:
         self.listener.push(pcm)
 
     async def update(self, **changes: Any) -> None:
-        model = changes.get("model")
-        if model is not None:
-            if str(model).lower() not in self.engines.settings.personas:
+        persona = changes.get("persona")
+        if persona is not None:
+            persona = str(persona).lower()
+            if persona != "auto" and persona not in self.engines.settings.personas:
                 known = ", ".join(sorted(self.engines.settings.personas))
                 raise SessionError(
                     "invalid_value",
-                    f"unknown persona {model!r}; known: {known}",
+                    f"unknown persona {persona!r}; use 'auto' or one of: {known}",
                     "session.zenglow.persona",
                 )
-            changes["model"] = str(model).lower()
+            changes["persona"] = persona
+            self.sticky = None
         self.config = dataclasses.replace(self.config, **changes)
         self.listener.detecting = self.config.turn_detection is not None
         self.listener.detector.reconfigure(self._turn_config())

@@ -8,21 +8,26 @@ what the listener actually heard (`heard_text`).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .chunker import SentenceChunker
 from .engines.base import ChatMessage, ChatModel, TextToSpeech, Voice
-from .events import SessionEvent, TextOut
+from .events import PersonaChanged, SessionEvent, TextOut
 from .speaker import Speaker
 
 T = TypeVar("T")
 
 _MARKUP = re.compile(r"[*_`#]+|^\s*[-•]\s+", re.MULTILINE)
+
+
+def failover_line(failed: str, taking_over: str) -> str:
+    return f"{failed.title()} can't answer right now, so {taking_over.title()} will take over."
 
 
 def speakable(text: str) -> str:
@@ -60,6 +65,24 @@ class TurnMarks:
     first_audio: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Preface:
+    """A line another persona says first (a handoff), in its own voice, with no model call."""
+
+    persona: str
+    text: str
+    voice: Voice | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """Mid-reply, another persona takes over (its backend failed): say so, in its voice."""
+
+    persona: str
+    text: str
+    reason: str = "failover"
+
+
 @dataclass
 class Turn:
     response_id: str
@@ -72,6 +95,10 @@ class Turn:
     speaker: Speaker | None = None
     voice: Voice | None = None
     max_tokens: int | None = None
+    preface: Preface | None = None
+    reason: str = "default"  # why `persona` answers (for the zenglow.persona event)
+    cue: str | None = None
+    voice_for: Callable[[str], Voice | None] | None = None  # a persona's voice (handovers)
     sentence_queue: int = 2
     clock: Callable[[], float] = time.monotonic
     text: str = ""  # everything the model produced
@@ -87,19 +114,40 @@ class Turn:
         return self.tts is not None and self.speaker is not None
 
     async def run(self) -> None:
+        if self.preface is not None:
+            self.text = self.preface.text + " "
         if not self.audio:
+            if self.preface is not None:
+                await self.emit(TextOut(self.response_id, self.item_id, self.text))
+                await self._hand_over()
             await self._think(None)
             return
-        sentences: asyncio.Queue[str | None] = asyncio.Queue(self.sentence_queue)
+        sentences: asyncio.Queue[str | Handover | None] = asyncio.Queue(self.sentence_queue)
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._think(sentences))
             tg.create_task(self._speak(sentences))
 
-    async def _think(self, sentences: asyncio.Queue[str | None] | None) -> None:
+    def _failed_over(self, info: Any) -> None:
+        """The chat pool moved this reply to another endpoint; tell the user if another
+        persona now answers (same-persona failover is seamless)."""
+        to = getattr(info, "to_persona", self.persona)
+        if to != self.persona:
+            self._handovers.append(Handover(to, failover_line(self.persona, to)))
+
+    async def _think(self, sentences: asyncio.Queue[str | Handover | None] | None) -> None:
         chunker = SentenceChunker()
-        stream = self.chat.stream(self.messages, max_tokens=self.max_tokens)
+        self._handovers: list[Handover] = []
+        self._resuming = False
+        kwargs: dict[str, Any] = {}
+        if "on_failover" in inspect.signature(self.chat.stream).parameters:
+            kwargs["on_failover"] = self._failed_over
+        stream = self.chat.stream(self.messages, max_tokens=self.max_tokens, **kwargs)
         async with _closing(stream):
             async for delta in stream:
+                while self._handovers:
+                    await self._take_over(self._handovers.pop(0), chunker, sentences)
+                if self._resuming:
+                    delta, self._resuming = delta.lstrip(), False
                 if self.marks.first_token is None:
                     self.marks.first_token = self.clock()
                 self.output_tokens += 1
@@ -115,22 +163,56 @@ class Turn:
                 await self._queue_sentence(sentences, rest)
             await sentences.put(None)
 
-    async def _queue_sentence(self, sentences: asyncio.Queue[str | None], sentence: str) -> None:
+    async def _take_over(
+        self,
+        handover: Handover,
+        chunker: SentenceChunker,
+        sentences: asyncio.Queue[str | Handover | None] | None,
+    ) -> None:
+        note = f" {handover.text} " if self.text.strip() else f"{handover.text} "
+        self.text = self.text.rstrip() + note
+        self._resuming = True  # the next delta's leading space is already there
+        if sentences is None:  # text only: the persona event and the notice as text
+            await self.emit(PersonaChanged(self.response_id, handover.persona, handover.reason))
+            await self.emit(TextOut(self.response_id, self.item_id, note))
+        else:
+            rest = chunker.finish()  # what the failed persona had started stays with it
+            if rest:
+                await self._queue_sentence(sentences, rest)
+            await sentences.put(handover)
+        self.persona = handover.persona
+
+    async def _queue_sentence(
+        self, sentences: asyncio.Queue[str | Handover | None], sentence: str
+    ) -> None:
         if self.marks.first_sentence is None:
             self.marks.first_sentence = self.clock()
         await sentences.put(sentence)
 
+    async def _hand_over(self) -> None:
+        await self.emit(PersonaChanged(self.response_id, self.persona, self.reason, self.cue))
+
     async def _speak(self, sentences: asyncio.Queue[str | None]) -> None:
-        assert self.tts is not None and self.speaker is not None
         offset_ms = 0.0
-        while (sentence := await sentences.get()) is not None:
-            spoken = speakable(sentence)
-            if not any(ch.isalnum() for ch in spoken):
+        if self.preface is not None:
+            offset_ms = await self._say(self.preface.text, self.preface.voice, offset_ms)
+            await self._hand_over()
+        voice = self.voice
+        while (item := await sentences.get()) is not None:
+            if isinstance(item, Handover):
+                voice = self.voice_for(item.persona) if self.voice_for else voice
+                await self.emit(PersonaChanged(self.response_id, item.persona, item.reason))
+                offset_ms = await self._say(item.text, voice, offset_ms)
                 continue
+            offset_ms = await self._say(item, voice, offset_ms)
+
+    async def _say(self, sentence: str, voice: Voice | None, offset_ms: float) -> float:
+        """Speak one sentence; returns the response's audio length after it."""
+        assert self.tts is not None and self.speaker is not None
+        spoken = speakable(sentence)
+        if any(ch.isalnum() for ch in spoken):
             start_ms, announced = offset_ms, False
-            chunks = self.tts.synthesize(
-                spoken, voice=self.voice, sample_rate=self.speaker.sample_rate
-            )
+            chunks = self.tts.synthesize(spoken, voice=voice, sample_rate=self.speaker.sample_rate)
             async with _closing(chunks):
                 async for chunk in chunks:
                     if self.marks.first_audio is None:
@@ -142,6 +224,7 @@ class Turn:
                     offset_ms += chunk.duration_ms
                     await self.speaker.play(self.response_id, self.item_id, chunk.pcm, chunk.cues)
             self.spans.append(_Span(sentence, start_ms, offset_ms))
+        return offset_ms
 
     # --- what was heard ----------------------------------------------------------------
 

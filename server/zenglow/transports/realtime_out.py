@@ -33,7 +33,7 @@ def wire_session(config: ev.SessionConfig) -> Json:
         transcription=Transcription(model="whisper") if config.transcription else None,
         speed=config.speed,
         max_output_tokens=config.max_output_tokens or "inf",
-        persona=config.model,
+        persona=config.persona,
     )
 
 
@@ -106,6 +106,8 @@ class RealtimeEncoder:
                 return self._started(e)
             case ev.ResponseDone():
                 return self._done(e)
+            case ev.PersonaChanged():
+                return [o.persona(e.persona, e.reason)]
             case ev.TurnMetrics():
                 return [o.turn_metrics(e.response_id, **e.metrics_ms)]
             case ev.ErrorRaised():
