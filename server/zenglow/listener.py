@@ -36,6 +36,7 @@ class Listener:
         input_rate: int = 24000,
         max_queue_ms: int = 2000,
         keep_s: float = 2.0,
+        max_ptt_s: float = 120.0,
     ) -> None:
         self.input_rate = input_rate
         self._vad = vad_stream
@@ -48,6 +49,7 @@ class Listener:
         self.dropped_samples = 0  # input dropped since the last report
         self.detecting = True  # False: push-to-talk, audio only accumulates
         self._keep = int(keep_s * ASR_RATE)
+        self._max_ptt = int(max_ptt_s * ASR_RATE)  # push-to-talk audio awaiting a commit
         self._audio = np.zeros(0, np.float32)  # 16 kHz audio kept for transcription
         self._audio_start = 0  # absolute sample index of self._audio[0]
         self._pinned: int | None = None  # absolute sample index that must stay kept
@@ -58,6 +60,14 @@ class Listener:
 
     def push(self, pcm: np.ndarray) -> None:
         if len(pcm) == 0:
+            return
+        if not self.detecting:  # push-to-talk: no model to wait for, only resampling
+            self._keep_audio(self._resampler.process(int16_to_float(pcm)))
+            over = len(self._audio) - self._max_ptt
+            if over > 0:  # a commit that never comes: keep the newest audio
+                self._audio, self._audio_start = self._audio[over:], self._audio_start + over
+                self.dropped_samples += over * self.input_rate // ASR_RATE
+                self._ready.set()  # so the session reports the drop
             return
         self._queue.append(pcm)
         self._queued += len(pcm)
@@ -85,6 +95,8 @@ class Listener:
         """Wait for input, then resample it and run the VAD (off the event loop)."""
         await self._ready.wait()
         self._ready.clear()
+        if not self._queue:
+            return Heard([], self.now_s)
         parts = list(self._queue)
         self._queue.clear()
         self._queued = 0

@@ -165,6 +165,10 @@ async def _receive_loop(ws: WebSocket, session: Session, outbox: _Outbox, max_by
         except rt.ProtocolError as exc:
             await outbox([out.protocol_error(exc)])
             continue
+        if isinstance(event, rt.AudioAppend):
+            session.append_audio(event.pcm)
+            await asyncio.sleep(0)  # a burst of appends must not starve the listen loop
+            continue
         try:
             await dispatch(event, session, outbox)
         except SessionError as exc:
