@@ -64,6 +64,9 @@ def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
         await serve_realtime(ws, runtime)
 
     # Other transports and pages register here, one line each.
+    from .transports.webrtc import add_webrtc_routes
+
+    add_webrtc_routes(app, runtime)  # POST /v1/realtime/calls, DELETE /v1/realtime/calls/{id}
     from .transports.rest import router as rest_router
 
     app.include_router(rest_router)  # /{persona}/speak, /think, /listen

@@ -30,7 +30,7 @@ from typing import IO, Any
 import numpy as np
 
 from .audio import AudioError, float_to_int16, read_audio
-from .bench_client import RATE, run_clip, voiced_end
+from .bench_client import RATE, run_clip, run_clip_webrtc, voiced_end
 from .transports.realtime_events import METRICS
 
 COLUMNS = ("v2v", "srv_v2v", "endpoint", "stt", "llm_1st", "sentence", "tts_1st", "sent_1st")
@@ -104,17 +104,23 @@ def summarise(values: list[float]) -> Json:
 
 
 async def bench_clips(
-    url: str, clips: list[tuple[Clip, np.ndarray]], repeat: int, reply_timeout: float
+    url: str,
+    clips: list[tuple[Clip, np.ndarray]],
+    repeat: int,
+    reply_timeout: float,
+    transport: str = "websocket",
 ) -> list[Json]:
+    from httpx import HTTPError
     from websockets.exceptions import WebSocketException
 
+    run_one = run_clip_webrtc if transport == "webrtc" else run_clip
     rows: list[Json] = []
     for run in range(1, repeat + 1):
         for clip, audio in clips:
             end = voiced_end(audio)
             try:
-                row = await run_clip(url, float_to_int16(audio), end, reply_timeout)
-            except (OSError, TimeoutError, WebSocketException) as exc:
+                row = await run_one(url, float_to_int16(audio), end, reply_timeout)
+            except (OSError, TimeoutError, WebSocketException, HTTPError) as exc:
                 row = {"ok": False, "voice_to_voice_ms": None, "errors": [repr(exc)], "server": {}}
             ref, heard = clip.reference, row.get("transcript")
             wer = word_error_rate([ref], [heard]) if ref and heard is not None else None
@@ -134,9 +140,18 @@ def realtime_url(url: str) -> str:
     return urllib.parse.urlunsplit((scheme, u.netloc, path, u.query, ""))
 
 
+def calls_url(url: str) -> str:
+    """Any form `realtime_url` takes -> the WebRTC calls URL (`http://.../v1/realtime/calls`)."""
+    u = urllib.parse.urlsplit(realtime_url(url))
+    scheme = {"ws": "http", "wss": "https"}.get(u.scheme, u.scheme)
+    path = u.path.rstrip("/")
+    path = path if path.endswith("/calls") else f"{path}/calls"
+    return urllib.parse.urlunsplit((scheme, u.netloc, path, u.query, ""))
+
+
 def wait_ready(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
     u = urllib.parse.urlsplit(url)
-    ready = f"{'https' if u.scheme == 'wss' else 'http'}://{u.netloc}/ready"
+    ready = f"{'https' if u.scheme in ('wss', 'https') else 'http'}://{u.netloc}/ready"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -218,10 +233,13 @@ def run_bench(args: argparse.Namespace) -> int:
     with tempfile.TemporaryFile() as log:
         proc, url = (None, realtime_url(args.url)) if args.url else start_server(args.config, log)
         try:
+            transport = getattr(args, "transport", "websocket")
+            url = calls_url(url) if transport == "webrtc" else url
             print(f"waiting for the server at {url} ...", file=sys.stderr, flush=True)
             wait_ready(url, args.ready_timeout, proc)
-            print(f"{header}{'wer':>6}{'reply':>7}  (times in ms)", flush=True)
-            rows = asyncio.run(bench_clips(url, clips, max(1, args.repeat), args.timeout))
+            print(f"{header}{'wer':>6}{'reply':>7}  (times in ms, {transport})", flush=True)
+            runs = max(1, args.repeat)
+            rows = asyncio.run(bench_clips(url, clips, runs, args.timeout, transport))
         except BenchError as exc:
             log.seek(0)
             lines = log.read().decode(errors="replace").splitlines()[-15:]

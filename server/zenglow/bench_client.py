@@ -1,9 +1,11 @@
-"""One benchmark clip over the Realtime WebSocket: stream it, time the reply.
+"""One benchmark clip over the Realtime WebSocket or a WebRTC call: stream it, time the reply.
 
 The clip goes out at real time in 20 ms chunks, then silence, as a microphone would send it.
 Voice-to-voice runs on the client's monotonic clock, from sending the chunk that holds the
-clip's last voiced sample to the first `response.output_audio.delta`.  `Tracker` folds the
-server's events, with their arrival times, into one clip's figures; it is pure.
+clip's last voiced sample to the first `response.output_audio.delta` (WebSocket), or to the
+first audible frame the server's track delivers (WebRTC, after the jitter buffer).
+`Tracker` folds the server's events, with their arrival times, into one clip's figures; it
+is pure.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 
 RATE = 24000
 CHUNK = RATE * 20 // 1000  # samples per 20 ms message
+FRAME_S = 0.02
 TAIL_SILENCE_S = 2.0
 Json = dict[str, Any]
 
@@ -85,6 +88,13 @@ class Tracker:
             reply.metrics = ev.get("metrics") or {}
         elif kind == "error":
             self.errors.append(str((ev.get("error") or {}).get("message", ev)))
+
+    def on_remote_audio(self, samples: int, now: float) -> None:
+        """Audible reply audio came out of the WebRTC track (`samples` at 24 kHz)."""
+        reply = self.last_reply()
+        if reply is not None:
+            reply.first_audio_at = reply.first_audio_at or now
+            reply.audio_bytes += 2 * samples
 
     def last_reply(self) -> Reply | None:
         return next(reversed(self.replies.values()), None)
@@ -163,4 +173,72 @@ async def run_clip(url: str, pcm: np.ndarray, end_sample: int, reply_timeout: fl
     for t in tasks:
         if not t.cancelled() and t.exception() is not None:
             track.errors.append(f"connection: {t.exception()!r}")
+    return track.row(marks.get("voiced_end"), done.is_set())
+
+
+AUDIBLE_DBFS = -50.0  # a received 20 ms frame louder than this is reply audio
+
+
+async def run_clip_webrtc(url: str, pcm: np.ndarray, end_sample: int, reply_timeout: float) -> Json:
+    """The same over a WebRTC call: the clip is the microphone track, events come on the
+    `oai-events` data channel, and the reply is timed by the server's audio track."""
+    import httpx
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+    from .audio import rms_dbfs
+    from .transports.webrtc_media import FRAME, MicDecoder, PcmTrack
+
+    track, done, marks = Tracker(), asyncio.Event(), {}
+    end_frame = -(-2 * end_sample // FRAME)  # the mic frame after the last voiced sample
+    total_s = len(pcm) / RATE + TAIL_SILENCE_S
+
+    class Mic(PcmTrack):
+        async def recv(self):  # type: ignore[no-untyped-def]
+            frame = await super().recv()
+            if self.frames == end_frame:
+                marks["voiced_end"] = time.monotonic()
+            if self.frames * FRAME_S >= total_s and track.finished():
+                done.set()
+            return frame
+
+    async def listen(remote: MediaStreamTrack) -> None:
+        decoder = MicDecoder()
+        while True:
+            try:
+                audio = decoder.feed(await remote.recv())  # type: ignore[arg-type]
+            except MediaStreamError:
+                return
+            if len(audio) and rms_dbfs(audio) > AUDIBLE_DBFS:
+                track.on_remote_audio(len(audio), time.monotonic())
+
+    mic = Mic(capacity_ms=int(1000 * len(pcm) / RATE) + 1000)
+    mic.push(pcm)
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    tasks: list[asyncio.Task[None]] = []
+    pc.addTrack(mic)
+    pc.on("track", lambda remote: tasks.append(asyncio.create_task(listen(remote))))
+    channel = pc.createDataChannel("oai-events")
+    channel.on("message", lambda raw: track.on_event(json.loads(raw), time.monotonic()))
+    location = None
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            await pc.setLocalDescription(await pc.createOffer())
+            answer = await http.post(
+                url, content=pc.localDescription.sdp, headers={"content-type": "application/sdp"}
+            )
+            answer.raise_for_status()
+            location = answer.headers.get("location")
+            await pc.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
+            try:
+                await asyncio.wait_for(done.wait(), total_s + reply_timeout)
+            except TimeoutError:
+                pass
+            if location:
+                await http.delete(str(answer.url.join(location)))
+    finally:
+        await pc.close()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     return track.row(marks.get("voiced_end"), done.is_set())
