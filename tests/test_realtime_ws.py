@@ -242,3 +242,27 @@ async def test_turn_detection_settings_are_honoured(server):
     assert wer(c.transcript, done["transcript"]) < 0.25
     assert not client.of("response.created")
     assert 2300 < stopped["audio_end_ms"] < 2900  # speech ends at ~2.55 s
+
+
+async def test_speaking_again_right_after_the_end_of_a_turn(server):
+    """The user goes on just after the turn ended: the first reply is dropped or cut, both
+    user turns keep their transcripts, and every response.created has one response.done."""
+    first, second = clip("a09"), clip("a04")
+    head = clip_pcm24(first.path)[: int(2.6 * 24000)]
+    tail = clip_pcm24(second.path, pad_s=1.5)[int(0.4 * 24000) :]
+    pcm = np.concatenate([head, np.zeros(int(0.7 * 24000), np.int16), tail])
+    async with connect(server.ws_url) as client:
+        await client.wait_for("session.created")
+        await client.stream(pcm)
+        await client.wait_for(
+            "response.done", timeout=90, where=lambda e: e["response"]["status"] == "completed"
+        )
+    assert len(client.of("input_audio_buffer.speech_stopped")) == 2
+    texts = [
+        e["transcript"] for e in client.of("conversation.item.input_audio_transcription.completed")
+    ]
+    assert len(texts) == 2
+    assert wer(first.transcript, texts[0]) < 0.3 and wer(second.transcript, texts[1]) < 0.3, story
+    created = [e["response"]["id"] for e in client.of("response.created")]
+    done = [e["response"]["id"] for e in client.of("response.done")]
+    assert created == done, story  # nothing ends that did not start, nothing is left open

@@ -34,6 +34,7 @@ class Reply:
     gate: asyncio.Future[bool] | None = None  # speculative until it resolves True
     held: list[SessionEvent] = dataclasses.field(default_factory=list)
     task: asyncio.Task[None] | None = None
+    announced: bool = False  # response.created went out: it must end with response.done
 
 
 class Replies:
@@ -181,7 +182,7 @@ class Replies:
 
     async def _speculate(self, reply: Reply, transcript: asyncio.Future[str]) -> None:
         turn = reply.turn
-        text = await transcript
+        text = await asyncio.shield(transcript)  # the user's item still needs it if we stop
         if not text.strip():
             return  # nothing to answer; the confirmed turn will find out too
         turn.messages = [*self._messages(None), {"role": "user", "content": text}]
@@ -233,6 +234,7 @@ class Replies:
         self.turns[turn.item_id] = turn
         while len(self.turns) > 16:
             del self.turns[next(iter(self.turns))]
+        reply.announced = True
         first = turn.preface.persona if turn.preface else turn.persona
         reason = "handoff" if turn.preface else turn.reason
         await s.emit(
@@ -317,6 +319,10 @@ class Replies:
             reply.task.cancel()
             await asyncio.wait([reply.task])
             self.active = None
+            if not reply.announced:  # still waiting for the transcript: nobody saw it start
+                if turn.speaker is not None:
+                    turn.speaker.discard(turn.response_id)
+                return
             played = self.s.speaker.clear() if turn.audio else None
             await self.s.set_state("interrupted")
             await self._finish(reply, "cancelled", reason, turn.heard_text(played))

@@ -461,7 +461,15 @@ class Session:
         self, item_id: str, audio: np.ndarray, speculative: asyncio.Future[str] | None
     ) -> None:
         try:
-            text = await speculative if speculative is not None else await self._transcribe(audio)
+            text = None
+            if speculative is not None and not speculative.cancelled():
+                try:
+                    text = await asyncio.shield(speculative)
+                except asyncio.CancelledError:
+                    if not speculative.cancelled():
+                        raise  # this task itself is being cancelled
+            if text is None:  # no speculative transcript, or it was dropped: make one
+                text = await self._transcribe(audio)
         except EngineError as exc:
             self.set_item_text(item_id, "", "incomplete")
             await self.emit(TranscriptionFailed(item_id, str(exc)))
