@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, WebSocket
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from . import __version__
 from .engines.runtime import Engines, build_engines
@@ -67,6 +69,10 @@ def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
     from .transports.webrtc import add_webrtc_routes
 
     add_webrtc_routes(app, runtime)  # POST /v1/realtime/calls, DELETE /v1/realtime/calls/{id}
+    web = Path(__file__).resolve().parents[2] / "web"  # the browser pages: /, /kiosk, /web/*
+    app.mount("/web", StaticFiles(directory=web, check_dir=False), name="web")
+    app.add_api_route("/", lambda: FileResponse(web / "index.html"), include_in_schema=False)
+    app.add_api_route("/kiosk", lambda: FileResponse(web / "kiosk.html"), include_in_schema=False)
     from .transports.rest import router as rest_router
 
     app.include_router(rest_router)  # /{persona}/speak, /think, /listen

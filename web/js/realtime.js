@@ -1,0 +1,104 @@
+// Transports carry Realtime events between the page and the server.
+//
+// A transport has:
+//   connect(): Promise<void>   resolves once open; rejects with a TransportError
+//   send(event)                a client event (a plain object)
+//   sendAudio(pcm16)           microphone audio, PCM16 mono 24 kHz
+//   onEvent(fn)                fn(event) for every server event
+//   onClose(fn)                fn({code, reason, refused}) once, when the connection ends
+//   close()
+//   audioSink(ctx)             where reply audio plays: enqueue / markDone / flush / playing /
+//                              playedMs / bufferedMs / clock (see player.js)
+// WebSocketTransport sends audio as base64 events and plays reply deltas through an
+// AudioPlayer; a WebRTC transport would carry both as media tracks behind the same shape.
+import { AudioPlayer } from "./player.js";
+import { int16ToBase64 } from "./pcm.js";
+
+export class TransportError extends Error {
+  /** kind: "unreachable" | "refused" */
+  constructor(kind, message) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+export function realtimeUrl(loc, persona = "jarvis", server = null) {
+  if (server) return `${server.replace(/\/$/, "")}/v1/realtime?model=${encodeURIComponent(persona)}`;
+  const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${loc.host}/v1/realtime?model=${encodeURIComponent(persona)}`;
+}
+
+/** Reconnect delays: 0.5 s, 1 s, 2 s ... up to 10 s, with jitter so kiosks do not retry in step. */
+export function backoffMs(attempt, random = Math.random) {
+  return Math.min(10000, 500 * 2 ** attempt) * (0.8 + 0.4 * random());
+}
+
+export class WebSocketTransport {
+  constructor(url) {
+    this.url = url;
+    this.ws = null;
+    this.eventHandlers = [];
+    this.closeHandlers = [];
+    this.refusal = null; // the error event that came before a refusing close
+  }
+
+  connect() {
+    return new Promise((resolve, reject) => {
+      let opened = false;
+      const ws = new WebSocket(this.url, ["realtime"]);
+      this.ws = ws;
+      ws.onopen = () => {
+        opened = true;
+        resolve();
+      };
+      ws.onmessage = ({ data }) => {
+        let event;
+        try {
+          event = JSON.parse(data);
+        } catch {
+          return;
+        }
+        if (event.type === "error" && event.error?.code === "session_limit_reached") {
+          this.refusal = event.error;
+        }
+        for (const fn of this.eventHandlers) fn(event);
+      };
+      ws.onclose = ({ code, reason }) => {
+        const refused = code === 1013 || this.refusal !== null;
+        const info = { code, reason: this.refusal?.message || reason, refused };
+        if (!opened) reject(new TransportError("unreachable", `cannot reach ${this.url}`));
+        for (const fn of this.closeHandlers) fn(info);
+        this.closeHandlers = [];
+      };
+    });
+  }
+
+  get open() {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  send(event) {
+    if (this.open) this.ws.send(JSON.stringify(event));
+  }
+
+  sendAudio(pcm) {
+    if (this.open)
+      this.ws.send(JSON.stringify({ type: "input_audio_buffer.append", audio: int16ToBase64(pcm) }));
+  }
+
+  onEvent(fn) {
+    this.eventHandlers.push(fn);
+  }
+
+  onClose(fn) {
+    this.closeHandlers.push(fn);
+  }
+
+  close() {
+    this.ws?.close(1000);
+  }
+
+  audioSink(ctx) {
+    return new AudioPlayer(ctx);
+  }
+}
