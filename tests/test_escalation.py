@@ -133,3 +133,51 @@ async def test_small_talk_stays_with_jarvis_and_a_pinned_persona_always_answers(
         ("jarvis", "default"),
         ("jarvis", "pinned"),
     ]
+
+
+async def test_a_session_picks_a_voice_for_its_persona(voiced):
+    server, log = voiced
+    async with connect(server.ws_url) as client:
+        await client.wait_for("session.created")
+        await client.send(
+            {
+                "type": "session.update",
+                "event_id": "v1",
+                "session": {"type": "realtime", "audio": {"output": {"voice": "alloy"}}},
+            }
+        )
+        err = await client.wait_for("error")
+        assert err["error"]["code"] == "invalid_value" and "joe-calm" in err["error"]["message"]
+        await client.send(
+            {
+                "type": "session.update",
+                "session": {"type": "realtime", "audio": {"output": {"voice": "joe-calm"}}},
+            }
+        )
+        updated = await client.wait_for("session.updated")
+        assert updated["session"]["audio"]["output"]["voice"] == "joe-calm"
+        n = len(log.spoken)
+        await client.send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "Hello there!"}],
+                },
+            }
+        )
+        await client.send({"type": "response.create"})
+        await client.wait_for("response.done", timeout=60)
+    speeds = {voice.speed for _, voice in log.spoken[n:] if voice is not None}
+    assert speeds and all(speed == pytest.approx(0.9) for speed in speeds)
+
+
+def test_personas_are_listed_with_their_avatars(server):
+    import httpx
+
+    body = httpx.get(f"http://127.0.0.1:{server.port}/v1/personas").json()
+    assert body["default"] == "jarvis"
+    looks = {p["name"]: p["avatar"]["look"] for p in body["personas"]}
+    assert looks == {"jarvis": "mira", "leonardo": "mira-analyst"}
+    assert "joe-calm" in body["voices"]

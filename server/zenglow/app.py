@@ -54,6 +54,23 @@ def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
         body = {"ready": runtime.ready, "sessions": len(runtime.sessions)}
         return JSONResponse(body, status_code=200 if runtime.ready else 503)
 
+    @app.get("/v1/personas", summary="The personas, their roles, avatars, and the voices")
+    async def personas() -> dict[str, object]:
+        s = runtime.settings
+        return {
+            "default": s.default_persona,
+            "personas": [
+                {
+                    "name": name,
+                    "display_name": p.display_name,
+                    "role": p.role,
+                    "avatar": p.avatar.model_dump(),
+                }
+                for name, p in s.personas.items()
+            ],
+            "voices": ["default", *s.voices],
+        }
+
     @app.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:
         body, content_type = runtime.engines.metrics.render()

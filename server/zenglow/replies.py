@@ -14,7 +14,7 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
-from .engines.base import ChatMessage, EngineError
+from .engines.base import ChatMessage, EngineError, Voice
 from .engines.runtime import voice_of
 from .events import AudioOut, Item, ResponseDone, ResponseStarted, SessionEvent, TurnMetrics
 from .personas import Route, RoutingRules, handoff_line, route
@@ -54,7 +54,7 @@ class Replies:
         persona = s.engines.settings.persona(name)
         modalities = modalities or s.config.output_modalities
         audio = "audio" in modalities
-        voice = voice_of(persona)
+        voice = self._voice(name)
         turn = Turn(
             response_id=s.new_id("resp"),
             item_id=s.new_id("item"),
@@ -64,7 +64,7 @@ class Replies:
             emit=s.emit,
             tts=s.engines.tts if audio else None,
             speaker=s.speaker if audio else None,
-            voice=dataclasses.replace(voice, speed=voice.speed * s.config.speed),
+            voice=voice,
             max_tokens=s.config.max_output_tokens or persona.chat.max_tokens,
             clock=s.clock,
         )
@@ -158,8 +158,14 @@ class Replies:
         rest = messages[1:] if messages and messages[0]["role"] == "system" else messages
         return [{"role": "system", "content": prompt}, *rest]
 
-    def _voice(self, persona: str):  # type: ignore[no-untyped-def]
-        voice = voice_of(self.s.engines.settings.persona(persona))
+    def _voice(self, persona: str) -> Voice:
+        """The persona's voice, or the one the session chose for its own persona."""
+        settings = self.s.engines.settings
+        chosen = settings.voices.get(self.s.config.voice)
+        if chosen is not None and persona == self.s.config.model:
+            voice = Voice(str(chosen.model) if chosen.model else None, chosen.speaker, chosen.speed)
+        else:
+            voice = voice_of(settings.persona(persona))
         return dataclasses.replace(voice, speed=voice.speed * self.s.config.speed)
 
     def _retarget(self, turn: Turn, persona: str, reason: str, cue: str | None) -> None:

@@ -229,6 +229,14 @@ class Session:
         self.listener.push(pcm)
 
     async def update(self, **changes: Any) -> None:
+        voice = changes.get("voice")
+        voices = self.engines.settings.voices
+        if voice is not None and voice != "default" and voice not in voices:
+            raise SessionError(
+                "invalid_value",
+                f"unknown voice {voice!r}; available: default, {', '.join(sorted(voices))}",
+                "session.audio.output.voice",
+            )
         persona = changes.get("persona")
         if persona is not None:
             persona = str(persona).lower()

@@ -240,12 +240,21 @@ class VoiceSettings(Section):
     speed: float = Field(1.0, gt=0.25, le=4.0)
 
 
+class AvatarSettings(Section):
+    """How clients should show a persona (the web client's Mira, or a VRM)."""
+
+    look: str = Field("mira", description="the built-in avatar's look: mira or mira-analyst")
+    accent: str = Field("#e8a87c", pattern=r"^#[0-9a-fA-F]{6}$", description="accent colour")
+    vrm: str | None = Field(None, description="a VRM avatar URL to use instead")
+
+
 class PersonaSettings(Section):
     display_name: str
     role: str = ""
     system_prompt: str
     chat: ChatSettings = ChatSettings()
     voice: VoiceSettings = VoiceSettings()
+    avatar: AvatarSettings = AvatarSettings()
 
 
 def _default_personas() -> dict[str, PersonaSettings]:
@@ -268,7 +277,17 @@ def _default_personas() -> dict[str, PersonaSettings]:
             ),
             chat=ChatSettings(max_tokens=160, temperature=0.5),
             voice=VoiceSettings(speed=0.9),
+            avatar=AvatarSettings(look="mira-analyst", accent="#7fb2e5"),
         ),
+    }
+
+
+def _default_voices() -> dict[str, VoiceSettings]:
+    """Voices a client may pick with `session.update` (`audio.output.voice`)."""
+    return {
+        "joe": VoiceSettings(),
+        "joe-brisk": VoiceSettings(speed=1.15),
+        "joe-calm": VoiceSettings(speed=0.9),
     }
 
 
@@ -298,6 +317,9 @@ class Settings(BaseSettings):
     vad: VadSettings = VadSettings()
     llm: EmbeddedLlmSettings = EmbeddedLlmSettings()
     personas: dict[str, PersonaSettings] = Field(default_factory=_default_personas)
+    voices: dict[str, VoiceSettings] = Field(
+        default_factory=_default_voices, description="voices a session may choose for its persona"
+    )
     default_persona: str = "jarvis"
     allow_device_fallback: bool = Field(
         False, description="use the CPU when a configured CUDA device is missing"
@@ -411,6 +433,8 @@ def check_environment(settings: Settings, *, cuda_devices: int | None = None) ->
     paths.append(("llm.model", settings.llm.model))
     paths.append(("server.certfile", settings.server.certfile))
     paths.append(("server.keyfile", settings.server.keyfile))
+    for name, voice in settings.voices.items():
+        paths.append((f"voices.{name}.model", voice.model))
     for name, persona in settings.personas.items():
         paths.append((f"personas.{name}.voice.model", persona.voice.model))
         problems += _endpoint_problems(f"personas.{name}.chat", persona.chat)
