@@ -75,7 +75,7 @@ def test_chat_page_conversation_with_moving_lips(pw, server, tmp_path):
     wav = mic_wav(c.path, tmp_path / "mic.wav", pad_s=30)
     ctx = launch(pw, tmp_path / "profile", mic=wav)
     try:
-        page = open_page(ctx, url(server))
+        page = open_page(ctx, url(server, "/?transport=ws"))  # WebRTC: test_web_webrtc.py
         assert page.evaluate("window.zenglow.state()") is None
         assert_avatar_drawn(page)
         shot(page, "chat-idle.png")
@@ -120,7 +120,7 @@ def test_barge_in_flushes_playback_and_truncates(pw, long_server, tmp_path):
     wav = mic_wav(c.path, tmp_path / "mic.wav", pad_s=3)
     ctx = launch(pw, tmp_path / "profile", mic=wav)
     try:
-        page = open_page(ctx, url(long_server, "/?muted=1"))
+        page = open_page(ctx, url(long_server, "/?muted=1&transport=ws"))  # truncate: WebSocket
         page.click("#connect")
         wait_state(page, "listening", 60)
         page.evaluate(SAMPLER)
@@ -179,6 +179,7 @@ def test_kiosk_listens_by_itself_and_reconnects_after_a_restart(pw, engines, tmp
             page = open_page(ctx, f"http://127.0.0.1:{port}/kiosk")
             wait_state(page, "listening", 60)
             assert page.evaluate("window.zenglow.connections()") == 1
+            assert page.evaluate("window.zenglow.transport()") == "webrtc"  # the default
             assert_avatar_drawn(page)
             shot(page, "kiosk-idle.png")
             wait_state(page, "speaking", 120)  # it heard the fake microphone and answers
@@ -200,6 +201,7 @@ def test_kiosk_listens_by_itself_and_reconnects_after_a_restart(pw, engines, tmp
         with serving(create_app(engines.settings, engines), port):
             wait_state(page, "listening", 60)
             assert page.evaluate("window.zenglow.connections()") == 2
+            assert page.evaluate("window.zenglow.transport()") == "webrtc"
             assert page.is_hidden("#note") or page.inner_text("#note") == ""
     finally:
         ctx.close()

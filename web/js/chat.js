@@ -5,8 +5,9 @@ import { loadConfig } from "./config.js";
 import { Diagnostics } from "./diagnostics.js";
 import { describe } from "./messages.js";
 import { Mic } from "./mic.js";
-import { WebSocketTransport, realtimeUrl } from "./realtime.js";
+import { realtimeUrl } from "./realtime.js";
 import { Transcript } from "./transcript.js";
+import { LABELS, chooseTransport } from "./transports.js";
 
 const $ = (id) => document.getElementById(id);
 const config = await loadConfig();
@@ -35,7 +36,13 @@ function setConnected(on) {
   $("text").disabled = $("send").disabled = !on;
   $("mute").disabled = !on || !client?.mic.stream;
   document.body.classList.toggle("connected", on);
-  $("status").textContent = on ? "Connected" : "Not connected";
+  $("status").textContent = on ? `Connected${via()}` : "Not connected";
+}
+
+/** " (WebRTC)" or " (WebSocket)": the transport in use. */
+function via() {
+  const kind = client?.transport.kind;
+  return kind ? ` (${LABELS[kind]})` : "";
 }
 
 function setPersona(persona) {
@@ -61,7 +68,7 @@ async function connect() {
   ctx = ctx || new AudioContext({ latencyHint: "interactive" });
   const url = realtimeUrl(location, config.persona, config.server);
   const c = new VoiceClient({
-    transport: new WebSocketTransport(url),
+    transport: chooseTransport(config),
     ctx,
     deviceId: $("device").value || null,
   });
@@ -70,7 +77,8 @@ async function connect() {
   c.onEvent((ev) => {
     transcript.handle(ev);
     if (ev.type === "zenglow.persona") setPersona(ev.persona);
-    if (ev.type === "zenglow.state") $("status").textContent = `Connected · ${ev.state.replace("_", " ")}`;
+    if (ev.type === "zenglow.state")
+      $("status").textContent = `Connected${via()} · ${ev.state.replace("_", " ")}`;
   });
   c.transport.onClose(({ refused, reason, code }) => {
     if (client !== c) return;
@@ -87,7 +95,8 @@ async function connect() {
   } catch (err) {
     client = null;
     diag.detach();
-    showError("unreachable", url);
+    if (err.kind === "refused") showError("refused", err.message);
+    else showError("unreachable", url);
     return;
   } finally {
     $("connect").disabled = false;

@@ -38,6 +38,7 @@ export class VoiceClient {
     this.deviceId = deviceId;
     this.mic.onBlock = (pcm) => this.transport.sendAudio(pcm);
     await this.mic.start(deviceId);
+    this.transport.attachMic?.(this.mic.stream); // WebRTC: the track itself is sent
   }
 
   send(event) {
@@ -62,6 +63,7 @@ export class VoiceClient {
   flush() {
     for (const cut of this.sink.flush()) {
       this.stopped.add(cut.responseId);
+      if (this.transport.truncates === false) continue; // WebRTC: the server knows what it sent
       this.send({
         type: "conversation.item.truncate",
         item_id: cut.itemId,
@@ -80,7 +82,10 @@ export class VoiceClient {
         this.sink.enqueue(ev.response_id, ev.item_id, base64ToInt16(ev.delta));
         break;
       case "zenglow.visemes":
-        this.cues.add(ev);
+        if (!this.stopped.has(ev.response_id)) this.cues.add(ev);
+        break;
+      case "output_audio_buffer.cleared": // WebRTC: the server dropped the reply's audio
+        this.flush();
         break;
       case "zenglow.state":
         this.state = ev.state;

@@ -1,7 +1,14 @@
 // Page settings: web/config.json (optional) overlaid by the URL's query,
 // e.g. /?persona=leonardo&muted=1 or /kiosk?vrm=/web/avatars/me.vrm&idle=120.
 
-const DEFAULTS = { persona: "jarvis", vrm: null, server: null, idle: 60, muted: false };
+const DEFAULTS = {
+  persona: "jarvis",
+  vrm: null,
+  server: null,
+  idle: 60,
+  muted: false,
+  transport: "auto", // "webrtc" | "ws" | "auto": WebRTC, falling back to the WebSocket
+};
 
 export async function loadConfig(loc = window.location) {
   let file = {};

@@ -12,8 +12,11 @@ export class Diagnostics {
     window.zenglow = {
       visemes: () => this.avatar.visemes(),
       state: () => this.lastState,
+      transport: () => this.client?.transport.kind ?? null, // "webrtc" | "websocket"
+      peer: () => this.client?.transport.pc ?? null, // the RTCPeerConnection over WebRTC
       persona: () => this.persona,
       bufferedMs: () => (this.client ? this.client.sink.bufferedMs() : 0),
+      heard: () => this.client?.sink.playing() ?? null, // the reply audio heard now, if any
       sent: () => (this.client ? this.client.sent.slice() : []),
       received: () => ({ ...this.received }),
       connections: () => this.connections,

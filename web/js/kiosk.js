@@ -5,7 +5,8 @@ import { VoiceClient } from "./client.js";
 import { loadConfig } from "./config.js";
 import { Diagnostics } from "./diagnostics.js";
 import { describe } from "./messages.js";
-import { WebSocketTransport, backoffMs, realtimeUrl } from "./realtime.js";
+import { backoffMs } from "./realtime.js";
+import { chooseTransport } from "./transports.js";
 
 const $ = (id) => document.getElementById(id);
 const config = await loadConfig();
@@ -27,8 +28,7 @@ function retry() {
 }
 
 async function run() {
-  const url = realtimeUrl(location, config.persona, config.server);
-  const client = new VoiceClient({ transport: new WebSocketTransport(url), ctx });
+  const client = new VoiceClient({ transport: chooseTransport(config), ctx });
   try {
     await client.connect();
   } catch {

@@ -52,6 +52,7 @@ export class Mic {
       throw new MicError(kind || "failed", `${err.name}: ${err.message}`);
     }
     this.deviceId = this.stream.getAudioTracks()[0]?.getSettings().deviceId || deviceId;
+    this.setMuted(this.muted);
     if (!Mic.loaded.has(this.ctx)) {
       await this.ctx.audioWorklet.addModule(new URL("./mic-worklet.js", import.meta.url));
       Mic.loaded.add(this.ctx);
@@ -71,6 +72,7 @@ export class Mic {
 
   setMuted(muted) {
     this.muted = muted;
+    for (const t of this.stream?.getAudioTracks() || []) t.enabled = !muted; // WebRTC sends silence
   }
 
   stop() {

@@ -9,8 +9,9 @@
 //   close()
 //   audioSink(ctx)             where reply audio plays: enqueue / markDone / flush / playing /
 //                              playedMs / bufferedMs / clock (see player.js)
+//   kind                       "websocket" | "webrtc"
 // WebSocketTransport sends audio as base64 events and plays reply deltas through an
-// AudioPlayer; a WebRTC transport would carry both as media tracks behind the same shape.
+// AudioPlayer; WebRtcTransport (webrtc.js) carries both as media tracks behind the same shape.
 import { AudioPlayer } from "./player.js";
 import { int16ToBase64 } from "./pcm.js";
 
@@ -36,6 +37,7 @@ export function backoffMs(attempt, random = Math.random) {
 export class WebSocketTransport {
   constructor(url) {
     this.url = url;
+    this.kind = "websocket";
     this.ws = null;
     this.eventHandlers = [];
     this.closeHandlers = [];
