@@ -245,7 +245,7 @@ async def test_turn_detection_settings_are_honoured(server):
 
 
 async def test_speaking_again_right_after_the_end_of_a_turn(server):
-    """The user goes on just after the turn ended: the first reply is dropped or cut, both
+    """The user goes on just after the turn ended: the first reply is dropped, cut or done; both
     user turns keep their transcripts, and every response.created has one response.done."""
     first, second = clip("a09"), clip("a04")
     head = clip_pcm24(first.path)[: int(2.6 * 24000)]
@@ -254,8 +254,17 @@ async def test_speaking_again_right_after_the_end_of_a_turn(server):
     async with connect(server.ws_url) as client:
         await client.wait_for("session.created")
         await client.stream(pcm)
-        await client.wait_for(
-            "response.done", timeout=90, where=lambda e: e["response"]["status"] == "completed"
+        first_stop = await client.wait_for("input_audio_buffer.speech_stopped", timeout=60)
+        second_stop = await client.wait_for(
+            "input_audio_buffer.speech_stopped",
+            timeout=60,
+            after=client.events.index(first_stop) + 1,
+        )
+        await client.wait_for(  # the reply to the whole thing
+            "response.done",
+            timeout=90,
+            after=client.events.index(second_stop),
+            where=lambda e: e["response"]["status"] == "completed",
         )
     story = [
         (e["type"], e.get("state") or e.get("transcript") or e.get("response", {}).get("status"))
