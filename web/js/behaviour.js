@@ -1,74 +1,30 @@
 // Mira's behaviour (pure): idle life (blinks, breathing, small head motion, eye saccades) and
 // an expression for each conversation state. update(t, dt, speech) -> a pose of plain numbers.
 
+const NEUTRAL = {
+  smile: 0,
+  browUp: 0,
+  browInner: 0,
+  browDown: 0,
+  lidWide: 0,
+  gaze: [0, 0],
+  head: [0, 0],
+  browL: 0,
+  pucker: 0,
+};
+
 const EXPRESSIONS = {
-  // smile, browUp, browInner, browDown, lidWide, gaze [yaw, pitch], head [pitch, roll], browL, pucker
-  idle: {
-    smile: 0.28,
-    browUp: 0.05,
-    browInner: 0,
-    browDown: 0,
-    lidWide: 0,
-    gaze: [0, 0],
-    head: [0, 0],
-    browL: 0,
-    pucker: 0,
-  },
-  listening: {
-    smile: 0.3,
-    browUp: 0.08,
-    browInner: 0,
-    browDown: 0,
-    lidWide: 0.05,
-    gaze: [0, 0],
-    head: [0, 0],
-    browL: 0,
-    pucker: 0,
-  },
+  idle: { ...NEUTRAL, smile: 0.28, browUp: 0.05 },
+  listening: { ...NEUTRAL, smile: 0.3, browUp: 0.08, lidWide: 0.05 },
   user_speaking: {
-    smile: 0.18,
-    browUp: 0.22,
-    browInner: 0.3,
-    browDown: 0,
-    lidWide: 0.25,
-    gaze: [0, 0],
-    head: [-0.03, 0.09],
-    browL: 0,
-    pucker: 0,
+    ...NEUTRAL, smile: 0.18, browUp: 0.22, browInner: 0.3, lidWide: 0.25, head: [-0.03, 0.09],
   },
   thinking: {
-    smile: 0.05,
-    browUp: 0.05,
-    browInner: 0,
-    browDown: 0.15,
-    lidWide: -0.05,
-    gaze: [-0.3, 0.18],
-    head: [0.06, -0.07],
-    browL: 0.6,
-    pucker: 0.55,
+    ...NEUTRAL, smile: 0.05, browUp: 0.05, browDown: 0.15, lidWide: -0.05,
+    gaze: [-0.3, 0.18], head: [0.06, -0.07], browL: 0.6, pucker: 0.55,
   },
-  speaking: {
-    smile: 0.32,
-    browUp: 0.12,
-    browInner: 0,
-    browDown: 0,
-    lidWide: 0.08,
-    gaze: [0, 0],
-    head: [0, 0],
-    browL: 0,
-    pucker: 0,
-  },
-  interrupted: {
-    smile: 0,
-    browUp: 0,
-    browInner: 0,
-    browDown: 0,
-    lidWide: 0,
-    gaze: [0, 0],
-    head: [0, 0],
-    browL: 0,
-    pucker: 0,
-  },
+  speaking: { ...NEUTRAL, smile: 0.32, browUp: 0.12, lidWide: 0.08 },
+  interrupted: { ...NEUTRAL },
 };
 const SCALARS = ["smile", "browUp", "browInner", "browDown", "lidWide", "browL", "pucker"];
 

@@ -1,21 +1,17 @@
 // Mira, the built-in avatar: a stylised head made in code, lips driven by viseme weights,
 // idle life and expressions from Behaviour, glasses and a cool rim light for Leonardo.
 import * as THREE from "three";
-import { Behaviour } from "./behaviour.js";
+import { AvatarBase, SILENCE } from "./avatar-base.js";
 import { buildMaterials } from "./mira-materials.js";
 import { buildBody, buildGlasses } from "./mira-outfit.js";
 import { JAW_ANGLE, VISEME_POSES } from "./mira-shapes.js";
 import { buildBrow, buildEye, buildHair, buildHead, buildLips, buildMouth } from "./mira-parts.js";
-import { VISEMES, follow, named } from "./visemes.js";
+import { VISEMES, follow } from "./visemes.js";
 
-const SILENCE = Float32Array.from(VISEMES, (v) => (v === "sil" ? 1 : 0));
 
-export class Mira {
+export class Mira extends AvatarBase {
   constructor(stage, { random = Math.random } = {}) {
-    this.stage = stage;
-    this.behaviour = new Behaviour(random);
-    this.weights = SILENCE.slice();
-    this.source = () => SILENCE;
+    super(stage, { random });
     const m = (this.materials = buildMaterials(stage.software));
     this.root = new THREE.Group();
     this.headGroup = new THREE.Group(); // pivots at the top of the neck
@@ -48,22 +44,6 @@ export class Mira {
     this.root.add(this.headGroup, this.body);
     stage.scene.add(this.root);
     stage.frame((t, dt) => this.update(t, dt));
-  }
-
-  setVisemeSource(fn) {
-    this.source = fn;
-  }
-
-  setState(state) {
-    this.behaviour.setState(state, performance.now() / 1000);
-  }
-
-  setPersona(persona) {
-    this.behaviour.setPersona(persona);
-  }
-
-  visemes() {
-    return named(this.weights);
   }
 
   update(t, dt) {

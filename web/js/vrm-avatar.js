@@ -3,12 +3,10 @@
 import * as THREE from "three";
 import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
 import { VRMLoaderPlugin, VRMUtils } from "@pixiv/three-vrm";
-import { Behaviour } from "./behaviour.js";
-import { VISEMES, follow, named, vrmMouth } from "./visemes.js";
+import { AvatarBase, SILENCE } from "./avatar-base.js";
+import { follow, vrmMouth } from "./visemes.js";
 
-const SILENCE = Float32Array.from(VISEMES, (v) => (v === "sil" ? 1 : 0));
-
-export class VrmAvatar {
+export class VrmAvatar extends AvatarBase {
   static async load(stage, url) {
     const loader = new GLTFLoader();
     loader.register((parser) => new VRMLoaderPlugin(parser));
@@ -21,11 +19,8 @@ export class VrmAvatar {
   }
 
   constructor(stage, vrm, { random = Math.random } = {}) {
-    this.stage = stage;
+    super(stage, { random });
     this.vrm = vrm;
-    this.behaviour = new Behaviour(random);
-    this.weights = SILENCE.slice();
-    this.source = () => SILENCE;
     this.lookTarget = new THREE.Object3D();
     stage.camera.add(this.lookTarget);
     stage.scene.add(stage.camera, vrm.scene);
@@ -42,22 +37,6 @@ export class VrmAvatar {
     this.stage.target.set(at.x, at.y - 0.05, at.z);
     this.stage.camera.position.set(at.x, at.y, at.z + 1.4);
     this.stage.resize();
-  }
-
-  setVisemeSource(fn) {
-    this.source = fn;
-  }
-
-  setState(state) {
-    this.behaviour.setState(state, performance.now() / 1000);
-  }
-
-  setPersona(persona) {
-    this.behaviour.setPersona(persona);
-  }
-
-  visemes() {
-    return named(this.weights);
   }
 
   update(t, dt) {
