@@ -185,8 +185,8 @@ def test_silence_is_not_a_turn(engines):
 
 
 async def test_a_pause_inside_a_turn_does_not_end_it(server):
-    """A ~300 ms pause (longer than the 100 ms that starts a speculative reply, shorter than
-    the 500 ms end of turn): one turn, one reply, answering the whole utterance."""
+    """A ~300 ms pause (a speculative reply starts as soon as a pause does; the turn ends
+    only after 500 ms): one turn, one reply, answering the whole utterance."""
     first, second = clip("a09"), clip("a04")
     head = clip_pcm24(first.path)[: int(2.6 * 24000)]  # Silero: voiced until ~2.55 s
     tail = clip_pcm24(second.path, pad_s=1.5)[int(0.4 * 24000) :]  # voiced from ~0.48 s

@@ -111,7 +111,7 @@ class VadSettings(Section):
     min_speech_ms: int = Field(250, ge=0)
     silence_ms: int = Field(500, ge=100, description="end-of-turn silence")
     speculate_ms: int = Field(
-        100, ge=0, description="pause after which the reply is prepared, unheard, in advance"
+        0, ge=0, description="pause after which the reply is prepared, unheard, in advance"
     )
     prefix_padding_ms: int = Field(300, ge=0)
     max_turn_s: float = Field(30.0, gt=1.0)
