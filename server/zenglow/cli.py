@@ -29,19 +29,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from .audio import read_audio
-    from .engines.whisper import FasterWhisperSTT
+    from .engines.runtime import stt_from
 
     s = _settings(args)
     audio = read_audio(args.file, sample_rate=16000)
-    stt = FasterWhisperSTT(
-        s.stt.model,
-        device=s.stt.device,
-        compute_type=s.stt.compute_type,
-        language=s.stt.language,
-        beam_size=s.stt.beam_size,
-        initial_prompt=s.stt.initial_prompt,
-        cpu_threads=s.stt.cpu_threads,
-    )
+    stt = stt_from(s)
     result = stt.transcribe_sync(audio, words=args.json)
     if args.json:
         out = {

@@ -157,17 +157,11 @@ def _timed(component: str, work: Callable[[], str]) -> Check:
 def engine_checks(s: Settings) -> list[Check]:
     """Whisper, Silero and each persona's Piper voice: found, loaded and run once (blocking)."""
     from .engines.piper import PiperTTS
-    from .engines.runtime import voice_of
+    from .engines.runtime import stt_from, voice_of
     from .engines.silero import shared_model
-    from .engines.whisper import FasterWhisperSTT
 
     def whisper() -> str:
-        stt = FasterWhisperSTT(
-            s.stt.model,
-            device=s.stt.device,
-            compute_type=s.stt.compute_type,
-            language=s.stt.language,
-        )
+        stt = stt_from(s)
         stt.load()
         stt.transcribe_sync(np.zeros(stt.sample_rate, np.float32), words=False)
         where = f"{stt.model_path.parent.name}/{stt.model_path.name}"

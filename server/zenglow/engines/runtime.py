@@ -112,17 +112,22 @@ class Engines:
                 await chat.aclose()
 
 
+def stt_from(settings: Settings) -> FasterWhisperSTT:
+    c = settings.stt
+    return FasterWhisperSTT(
+        c.model,
+        device=c.device,
+        compute_type=c.compute_type,
+        language=c.language,
+        beam_size=c.beam_size,
+        initial_prompt=c.initial_prompt,
+        cpu_threads=c.cpu_threads,
+    )
+
+
 def build_engines(settings: Settings) -> Engines:
     s = settings
-    stt = FasterWhisperSTT(
-        s.stt.model,
-        device=s.stt.device,
-        compute_type=s.stt.compute_type,
-        language=s.stt.language,
-        beam_size=s.stt.beam_size,
-        initial_prompt=s.stt.initial_prompt,
-        cpu_threads=s.stt.cpu_threads,
-    )
+    stt = stt_from(s)
     metrics = Metrics()
     chats: dict[str, ChatModel] = dict(build_pools(s, metrics))
     return Engines(
