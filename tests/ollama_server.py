@@ -61,10 +61,10 @@ def unused_port() -> int:
 
 
 class OllamaServer:
-    def __init__(self, script: Script | None = None) -> None:
+    def __init__(self, script: Script | None = None, *, port: int = 0) -> None:
         self.script = script or Script()
         self.exchanges: list[Exchange] = []
-        self.port = 0
+        self.port = port  # 0: any free port; a fixed one lets a test restart it in place
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
@@ -88,7 +88,7 @@ class OllamaServer:
         self._loop = asyncio.new_event_loop()
 
         async def open_server() -> None:
-            self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+            self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
             self.port = self._server.sockets[0].getsockname()[1]
 
         def run() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -25,34 +24,6 @@ from .ollama_server import OllamaServer, Script, unused_port
 WORDS = ("The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ".")
 SENTENCE = "".join(WORDS)
 USER = [{"role": "user", "content": "Say the sentence."}]
-
-
-class FixedPortServer(OllamaServer):
-    """The scripted Ollama server on a chosen port, so it can be restarted in place."""
-
-    def __init__(self, port: int, script: Script | None = None) -> None:
-        super().__init__(script)
-        self.port = port
-
-    def start(self) -> FixedPortServer:
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-
-        async def open_server() -> None:
-            self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
-
-        def run() -> None:
-            assert self._loop is not None
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(open_server())
-            ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="ollama-test-server", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the test Ollama server did not start")
-        return self
 
 
 @pytest.fixture(scope="module")
@@ -346,7 +317,7 @@ async def test_a_recovered_endpoint_is_probed_back_up_and_gets_traffic(b, make) 
     assert [(m.from_endpoint, m.to_endpoint) for m in moves] == [("c", "b")]
     c = pool.endpoints[0]
     assert not c.healthy and "cannot reach" in (c.down_reason or "")
-    with FixedPortServer(port, Script(tokens=WORDS, token_delay=0.05)) as restarted:
+    with OllamaServer(Script(tokens=WORDS, token_delay=0.05), port=port) as restarted:
         await eventually(lambda: c.healthy)
         assert [restarted.exchanges[0].path] == ["/api/show"]  # the probe's check
         texts = await asyncio.gather(collect(pool, "one"), collect(pool, "two"))
