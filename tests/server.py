@@ -7,7 +7,6 @@ import base64
 import json
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -58,24 +57,27 @@ def append_event(pcm: np.ndarray) -> str:
     return json.dumps({"type": "input_audio_buffer.append", "audio": audio})
 
 
-@dataclass
-class Client:
-    """Collects every server event; helpers wait for the ones a test cares about."""
+class EventLog:
+    """Server events as they arrive (with their arrival times); waits for the ones a test
+    cares about.  Shared by the WebSocket client and the WebRTC peer."""
 
-    ws: Any
-    events: list[dict[str, Any]] = field(default_factory=list)
-    _new: asyncio.Event = field(default_factory=asyncio.Event)
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.times: list[float] = []
+        self._new = asyncio.Event()
 
-    async def reader(self) -> None:
-        async for raw in self.ws:
-            self.events.append(json.loads(raw))
-            self._new.set()
-
-    async def send(self, event: dict[str, Any] | str) -> None:
-        await self.ws.send(event if isinstance(event, str) else json.dumps(event))
+    def record(self, raw: str | bytes) -> None:
+        self.events.append(json.loads(raw))
+        self.times.append(time.monotonic())
+        self._new.set()
 
     async def wait_for(
-        self, type_: str, *, timeout: float = 60.0, after: int = 0, where: Any = None
+        self,
+        type_: str,
+        *,
+        timeout: float = 60.0,  # noqa: ASYNC109 - bounds the whole search, not one await
+        after: int = 0,
+        where: Any = None,
     ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         seen = after
@@ -97,6 +99,21 @@ class Client:
     def of(self, type_: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == type_]
 
+
+class Client(EventLog):
+    """A Realtime client over a WebSocket."""
+
+    def __init__(self, ws: Any) -> None:
+        super().__init__()
+        self.ws = ws
+
+    async def reader(self) -> None:
+        async for raw in self.ws:
+            self.record(raw)
+
+    async def send(self, event: dict[str, Any] | str) -> None:
+        await self.ws.send(event if isinstance(event, str) else json.dumps(event))
+
     async def stream(self, pcm: np.ndarray, *, chunk_ms: int = 40, realtime: bool = True) -> None:
         step = 24 * chunk_ms
         start = time.monotonic()
@@ -107,7 +124,7 @@ class Client:
                 await asyncio.sleep(max(delay, 0))
 
 
-class connect:  # noqa: N801 - used as `async with connect(url) as client`
+class connect:
     def __init__(self, url: str, **kwargs: Any) -> None:
         self.url, self.kwargs = url, kwargs
 

@@ -52,7 +52,7 @@ def failing(engines) -> Iterator[tuple[LoopbackServer, OllamaServer, OllamaServe
 
 
 async def test_dead_backend_mid_reply_fails_over_to_the_other_persona(failing):
-    server, jarvis, leo = failing
+    server, _jarvis, leo = failing
     async with connect(server.ws_url) as client:
         await client.wait_for("session.created")
         await client.send(

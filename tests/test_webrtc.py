@@ -214,12 +214,12 @@ async def test_spoken_turn_over_webrtc(server) -> None:
         assert resp.headers["content-type"].startswith("application/sdp")
         assert resp.headers["location"].startswith("/v1/realtime/calls/rtc_")
         assert "m=audio" in resp.text and "a=candidate" in resp.text
-        await peer.wait_for("session.created", within=30)
+        await peer.wait_for("session.created", timeout=30)
         peer.mic.push(clip_pcm24(c.path, pad_s=2.0))
-        done = await peer.wait_for("response.done", within=120)
+        done = await peer.wait_for("response.done", timeout=120)
         rid = done["response"]["id"]
         stopped = await peer.wait_for(
-            "output_audio_buffer.stopped", within=30, where=lambda e: e["response_id"] == rid
+            "output_audio_buffer.stopped", timeout=30, where=lambda e: e["response_id"] == rid
         )
         t_stop = peer.time_of(stopped)
         await until(lambda: peer.heard[-1].at > t_stop + 0.6, 10, "audio after the reply")
@@ -285,17 +285,17 @@ async def test_barge_in_silences_the_track_at_once(long_server) -> None:
     peer = Peer()
     try:
         assert (await peer.call(url)).status_code == 201
-        await peer.wait_for("session.created", within=30)
+        await peer.wait_for("session.created", timeout=30)
         peer.send(user_text("Tell me a story."))
         peer.send({"type": "response.create"})
-        created = await peer.wait_for("response.created", within=60)
+        created = await peer.wait_for("response.created", timeout=60)
         rid = created["response"]["id"]
         await until(lambda: speech_ms(speech_frames(peer)) > 2000, 60, "2 s of the reply")
         peer.mic.push(clip_pcm24(clip("a04").path, pad_s=1.5))  # the user talks over it
-        started = await peer.wait_for("input_audio_buffer.speech_started", within=30)
+        started = await peer.wait_for("input_audio_buffer.speech_started", timeout=30)
         t0 = peer.time_of(started)
         done = await peer.wait_for(
-            "response.done", within=30, where=lambda e: e["response"]["id"] == rid
+            "response.done", timeout=30, where=lambda e: e["response"]["id"] == rid
         )
         await until(lambda: peer.heard[-1].at > t0 + 2.0, 10, "audio after the barge-in")
         cleared = peer.of("output_audio_buffer.cleared")
@@ -319,7 +319,7 @@ async def test_calls_are_freed_after_many_calls(server) -> None:
         peer = Peer()
         try:
             assert (await peer.call(url)).status_code == 201
-            await peer.wait_for("session.created", within=30)
+            await peer.wait_for("session.created", timeout=30)
             assert live(server) == (1, 1)
             if i % 2:  # half hang up, half just leave
                 assert (await peer.hang_up(url)).status_code == 200
@@ -387,7 +387,7 @@ async def test_session_from_the_offer_and_bad_channel_messages(server) -> None:
             url, files=lambda s: {"sdp": (None, s), "session": (None, json.dumps(session))}
         )
         assert resp.status_code == 201, resp.text
-        created = await peer.wait_for("session.created", within=30)
+        created = await peer.wait_for("session.created", timeout=30)
         assert created["session"]["instructions"] == "Be brief."
         assert created["session"]["zenglow"]["persona"] == "leonardo"
         assert not peer.of("session.updated")
@@ -395,8 +395,8 @@ async def test_session_from_the_offer_and_bad_channel_messages(server) -> None:
         peer.send('["an", "array"]')
         peer.send({"type": "no.such.event", "event_id": "e1"})
         peer.send(user_text("Hello there.", "e2"))
-        errors = [await peer.wait_for("error", within=10, after=i) for i in range(1)]
-        added = await peer.wait_for("conversation.item.added", within=10)
+        errors = [await peer.wait_for("error", timeout=10, after=i) for i in range(1)]
+        added = await peer.wait_for("conversation.item.added", timeout=10)
         assert added["item"]["content"][0]["text"] == "Hello there."
         codes = [e["error"]["code"] for e in peer.of("error")]
         assert errors and codes == ["invalid_json", "invalid_event", "unknown_event_type"]

@@ -21,6 +21,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from zenglow.transports.webrtc_media import PcmTrack
 
+from .server import EventLog
+
 
 @dataclass(frozen=True)
 class Heard:
@@ -29,20 +31,18 @@ class Heard:
     pcm: np.ndarray  # int16 mono at 48 kHz, the frame's own samples
 
 
-class Peer:
+class Peer(EventLog):
     def __init__(self, *, audio: bool = True, channel: bool = True) -> None:
+        super().__init__()
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.mic = PcmTrack(capacity_ms=30000)
         if audio:
             self.pc.addTrack(self.mic)
         self.channel = self.pc.createDataChannel("oai-events") if channel else None
         self.opened = asyncio.Event()
-        self.events: list[dict[str, Any]] = []
-        self.times: list[float] = []
         self.heard: list[Heard] = []
         self.remote: MediaStreamTrack | None = None
         self.location: str | None = None
-        self._new = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         if self.channel is not None:
             self.channel.on("open", self.opened.set)
@@ -50,9 +50,7 @@ class Peer:
         self.pc.on("track", self._on_track)
 
     def _on_message(self, raw: str | bytes) -> None:
-        self.events.append(json.loads(raw))
-        self.times.append(time.monotonic())
-        self._new.set()
+        self.record(raw)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         self.remote = track
@@ -105,31 +103,8 @@ class Peer:
         assert self.channel is not None
         self.channel.send(event if isinstance(event, str) else json.dumps(event))
 
-    def of(self, type_: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["type"] == type_]
-
     def time_of(self, event: dict[str, Any]) -> float:
         return self.times[next(i for i, e in enumerate(self.events) if e is event)]
-
-    async def wait_for(
-        self, type_: str, *, within: float = 60.0, after: int = 0, where: Any = None
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + within
-        seen = after
-        while True:
-            for ev in self.events[seen:]:
-                if ev["type"] == type_ and (where is None or where(ev)):
-                    return ev
-            seen = len(self.events)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                types = [e["type"] for e in self.events[-15:]]
-                raise TimeoutError(f"no {type_} within {within} s; last events: {types}")
-            self._new.clear()
-            try:
-                await asyncio.wait_for(self._new.wait(), left)
-            except TimeoutError:
-                pass
 
     def audio(self, start: float = 0.0, end: float = float("inf")) -> np.ndarray:
         """The server's voice that arrived between two monotonic times (48 kHz int16)."""
