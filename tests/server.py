@@ -57,6 +57,20 @@ def append_event(pcm: np.ndarray) -> str:
     return json.dumps({"type": "input_audio_buffer.append", "audio": audio})
 
 
+def user_text(text: str, event_id: str | None = None) -> dict:
+    ev = {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": text}],
+        },
+    }
+    if event_id:
+        ev["event_id"] = event_id
+    return ev
+
+
 class EventLog:
     """Server events as they arrive (with their arrival times); waits for the ones a test
     cares about.  Shared by the WebSocket client and the WebRTC peer."""

@@ -12,7 +12,7 @@ from zenglow.app import create_app
 from zenglow.engines.base import SpeechChunk, Voice
 
 from .conftest import engines_with
-from .server import LoopbackServer, connect
+from .server import LoopbackServer, connect, user_text
 from .speech import wer
 
 
@@ -84,18 +84,7 @@ async def test_spoken_analytical_question_is_escalated_with_a_handoff(voiced, en
 async def test_addressing_leonardo_needs_no_handoff(server):
     async with connect(server.ws_url) as client:
         await client.wait_for("session.created")
-        await client.send(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "user",
-                    "content": [
-                        {"type": "input_text", "text": "Leonardo, what is your favourite colour?"}
-                    ],
-                },
-            }
-        )
+        await client.send(user_text("Leonardo, what is your favourite colour?"))
         await client.send({"type": "response.create"})
         done = await client.wait_for("response.done", timeout=60)
     assert [(e["persona"], e["reason"]) for e in client.of("zenglow.persona")] == [
@@ -108,16 +97,7 @@ async def test_small_talk_stays_with_jarvis_and_a_pinned_persona_always_answers(
     async with connect(server.ws_url) as client:
         await client.wait_for("session.created")
         for text in ("Good morning!", "Why is the sea salty?"):
-            await client.send(
-                {
-                    "type": "conversation.item.create",
-                    "item": {
-                        "type": "message",
-                        "role": "user",
-                        "content": [{"type": "input_text", "text": text}],
-                    },
-                }
-            )
+            await client.send(user_text(text))
             if text.startswith("Why"):
                 await client.send(
                     {
@@ -157,16 +137,7 @@ async def test_a_session_picks_a_voice_for_its_persona(voiced):
         updated = await client.wait_for("session.updated")
         assert updated["session"]["audio"]["output"]["voice"] == "joe-calm"
         n = len(log.spoken)
-        await client.send(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": "Hello there!"}],
-                },
-            }
-        )
+        await client.send(user_text("Hello there!"))
         await client.send({"type": "response.create"})
         await client.wait_for("response.done", timeout=60)
     speeds = {voice.speed for _, voice in log.spoken[n:] if voice is not None}

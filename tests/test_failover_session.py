@@ -12,7 +12,7 @@ from zenglow.engines.runtime import build_pools
 from zenglow.settings import load_settings
 
 from .ollama_server import OllamaServer, Script
-from .server import LoopbackServer, connect
+from .server import LoopbackServer, connect, user_text
 
 JARVIS_WORDS = ["The", " weather", " today", " is", " mild", " and", " the", " sky"]
 LEO_WORDS = [" is", " mostly", " clear", " over", " the", " hills", "."]
@@ -55,16 +55,7 @@ async def test_dead_backend_mid_reply_fails_over_to_the_other_persona(failing):
     server, _jarvis, leo = failing
     async with connect(server.ws_url) as client:
         await client.wait_for("session.created")
-        await client.send(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": "How is the weather?"}],
-                },
-            }
-        )
+        await client.send(user_text("How is the weather?"))
         await client.send({"type": "response.create"})
         done = await client.wait_for("response.done", timeout=60)
 

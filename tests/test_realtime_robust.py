@@ -15,7 +15,7 @@ from zenglow.app import create_app
 from zenglow.engines.base import ChatMessage
 
 from .conftest import engines_with
-from .server import LoopbackServer, clip_pcm24, connect
+from .server import LoopbackServer, clip_pcm24, connect, user_text
 from .speech import clip, wer
 
 LONG_REPLY = (
@@ -48,20 +48,6 @@ def long_server(engines) -> Iterator[LoopbackServer]:
     eng.chats = {name: chat for name in eng.settings.personas}
     with LoopbackServer(create_app(eng.settings, eng)) as srv:
         yield srv
-
-
-def user_text(text: str, event_id: str | None = None) -> dict:
-    ev = {
-        "type": "conversation.item.create",
-        "item": {
-            "type": "message",
-            "role": "user",
-            "content": [{"type": "input_text", "text": text}],
-        },
-    }
-    if event_id:
-        ev["event_id"] = event_id
-    return ev
 
 
 async def test_barge_in_cancels_the_reply_and_keeps_what_was_heard(long_server):

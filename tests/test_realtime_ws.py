@@ -9,7 +9,7 @@ import numpy as np
 
 from zenglow.engines.base import VISEMES
 
-from .server import clip_pcm24, connect
+from .server import clip_pcm24, connect, user_text
 from .speech import clip, wer
 
 
@@ -76,16 +76,7 @@ async def test_spoken_turn_gets_transcript_audio_and_visemes(server):
 async def test_typed_text_gets_a_spoken_reply(server):
     async with connect(server.ws_url) as client:
         await client.wait_for("session.created")
-        await client.send(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": "Hello! How are you today?"}],
-                },
-            }
-        )
+        await client.send(user_text("Hello! How are you today?"))
         added = await client.wait_for("conversation.item.added")
         assert added["item"]["role"] == "user"
         await client.send({"type": "response.create"})
@@ -106,16 +97,7 @@ async def test_text_only_modality_streams_text(server):
         )
         updated = await client.wait_for("session.updated")
         assert updated["session"]["output_modalities"] == ["text"]
-        await client.send(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": "Tell me about the sea."}],
-                },
-            }
-        )
+        await client.send(user_text("Tell me about the sea."))
         await client.send({"type": "response.create"})
         done = await client.wait_for("response.done", timeout=60)
     text = "".join(e["delta"] for e in client.of("response.output_text.delta"))
@@ -153,16 +135,7 @@ async def test_two_sessions_at_once(server):
     async def talk(text: str) -> dict:
         async with connect(server.ws_url) as client:
             await client.wait_for("session.created")
-            await client.send(
-                {
-                    "type": "conversation.item.create",
-                    "item": {
-                        "type": "message",
-                        "role": "user",
-                        "content": [{"type": "input_text", "text": text}],
-                    },
-                }
-            )
+            await client.send(user_text(text))
             await client.send({"type": "response.create"})
             return await client.wait_for("response.done", timeout=90)
 

@@ -25,9 +25,9 @@ from zenglow.transports.webrtc_media import FRAME, MicDecoder, PcmTrack, Playout
 
 from .conftest import engines_with
 from .fakes import FakeClock
-from .server import LoopbackServer, clip_pcm24, connect
+from .server import LoopbackServer, clip_pcm24, connect, user_text
 from .speech import clip, wer
-from .test_realtime_robust import LongReplyChat, user_text
+from .test_realtime_robust import LongReplyChat
 from .webrtc_peer import Peer, rms, speech_frames
 
 MINIMAL_SDP = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
