@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 EVENTS_CHANNEL = "oai-events"
 CONNECT_TIMEOUT_S = 30.0  # from the answer to a connected peer
 CLOSE_TIMEOUT_S = 10.0
+# The session's speaker runs about 300 ms ahead of the wall clock; past this much audio waiting
+# for the track (it fell behind after a stalled loop), the speaker waits instead of the track
+# cutting audio it was given.
+TRACK_BACKLOG_MS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +229,7 @@ class Call:
             case ev.AudioOut():
                 tag = _Audio(e.response_id, e.item_id, e.offset_ms, e.cues)
                 self.voice.push(pcm16_from_bytes(e.pcm), tag)
+                await self.voice.wait_room(TRACK_BACKLOG_MS)
                 return
             case ev.SessionStarted():
                 self._started = True

@@ -5,12 +5,16 @@ decoder that turns received frames into the session's PCM.
 which segments started in it.  `PcmTrack` hands the sender one 20 ms frame at 48 kHz per
 20 ms of wall time (silence when the buffer is empty), so `flush()` silences the voice at
 once.  Positions on the track are counted in 48 kHz samples from its first frame.
+When the event loop stalls, the track keeps the audio and drops the lost time, so it falls
+behind a producer paced by the wall clock: producers wait in `wait_room()` before the
+buffer's hard bound would cut audio they already handed over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fractions
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
@@ -29,6 +33,8 @@ FRAME = TRACK_RATE * FRAME_MS // 1000  # samples per outbound frame
 BLOCK = PCM_RATE * FRAME_MS // 1000  # 24 kHz samples taken from the buffer at a time
 RESYNC_S = 0.2  # later than this, the track restarts its clock instead of bursting frames
 TIME_BASE = fractions.Fraction(1, TRACK_RATE)
+
+log = logging.getLogger(__name__)
 
 Tag = Hashable
 
@@ -119,11 +125,25 @@ class PcmTrack(AudioStreamTrack):
         self._fed = 0  # PCM_RATE samples fed to the current resampler
         self._origin = 0  # track position of the current resampler's first output
         self._t0: float | None = None
+        self._room = asyncio.Event()
         self.frames = 0  # frames handed out
 
     def push(self, pcm: np.ndarray, tag: Tag = None) -> None:
-        """Queue PCM16 at 24 kHz; never waits."""
+        """Queue PCM16 at 24 kHz; never waits (past the capacity the oldest audio is cut)."""
+        dropped = self.buffer.dropped
         self.buffer.push(pcm, tag)
+        if self.buffer.dropped > dropped:
+            log.warning(
+                "outbound track overflowed: %d ms of audio dropped",
+                1000 * (self.buffer.dropped - dropped) // PCM_RATE,
+            )
+
+    async def wait_room(self, limit_ms: int) -> None:
+        """Return once at most `limit_ms` of audio waits in the buffer."""
+        limit = PCM_RATE * limit_ms // 1000
+        while self.buffer.queued > limit and self.readyState == "live":
+            self._room.clear()
+            await self._room.wait()
 
     def flush(self, match: Callable[[Tag], bool] | None = None) -> int:
         """Drop queued audio; with no `match`, also silence what is already resampled, so the
@@ -137,6 +157,10 @@ class PcmTrack(AudioStreamTrack):
             self._resampler = StreamResampler(PCM_RATE, TRACK_RATE)
             self._fed = 0
         return dropped
+
+    def stop(self) -> None:
+        super().stop()
+        self._room.set()  # nobody will take audio any more: let waiting producers go
 
     @property
     def position(self) -> int:
@@ -158,6 +182,7 @@ class PcmTrack(AudioStreamTrack):
         while len(self._out) < FRAME:
             self._feed()
         pcm, self._out = self._out[:FRAME], self._out[FRAME:]
+        self._room.set()
         frame = av.AudioFrame.from_ndarray(
             float_to_int16(pcm).reshape(1, -1), format="s16", layout="mono"
         )
