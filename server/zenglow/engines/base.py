@@ -93,7 +93,7 @@ class ChatModel(Protocol):
 
 VISEMES: tuple[str, ...] = (
     "sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou",
-)  # the 15 Oculus visemes, in their canonical order
+)  # the 15 Oculus visemes, in their canonical order  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
