@@ -30,6 +30,28 @@ def test_word_error_rate_on_read_speech(engines):
     assert corpus < 0.10
 
 
+def test_turns_encode_a_fitted_window_without_losing_words(engines):
+    """The session's path (no word timings) encodes the audio plus 3 s, at least 10 s,
+    instead of Whisper's 30 s window; it must hear as well as the full window does."""
+    stt = engines.stt
+    full = FasterWhisperSTT(stt.model_path, min_window_s=30.0)
+    refs, fitted, whole = [], [], []
+    for c in clips("setA") + clips("setB"):
+        if c.duration > 27:
+            continue
+        audio = read_audio(c.path)
+        text = stt.transcribe_sync(audio, words=False).text
+        assert stt._model is not None
+        assert stt._model.window_frames == round(100 * max(10.0, len(audio) / 16000 + 3.0))
+        refs.append(c.transcript)
+        fitted.append(text)
+        whole.append(full.transcribe_sync(audio, words=False).text)
+        # a window cut too close to the speech makes the decoder repeat itself
+        assert len(text.split()) <= 1.5 * len(c.transcript.split()) + 3, (c.path.name, text)
+    print(f"\nWER fitted window {wer(refs, fitted):.3f}, full window {wer(refs, whole):.3f}")
+    assert wer(refs, fitted) <= wer(refs, whole) + 0.02
+
+
 def test_audio_longer_than_one_window(engines):
     c = clips("long")[1]  # a 53 s sonnet: Whisper works through it in 30 s windows
     text = engines.stt.transcribe_sync(read_audio(c.path)).text

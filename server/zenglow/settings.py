@@ -97,6 +97,13 @@ class SttSettings(Section):
     beam_size: int = Field(1, ge=1, le=10)
     initial_prompt: str | None = None
     cpu_threads: int = Field(0, ge=0, description="0 = CTranslate2's default")
+    min_window_s: float = Field(
+        10.0,
+        ge=1.0,
+        le=30.0,
+        description="encode the audio plus 3 s, at least this much, of Whisper's 30 s window "
+        "(short turns cost a third of the encoder time on a CPU); 30 = the full window",
+    )
 
     @field_validator("device")
     @classmethod

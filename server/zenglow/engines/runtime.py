@@ -122,6 +122,7 @@ def stt_from(settings: Settings) -> FasterWhisperSTT:
         beam_size=c.beam_size,
         initial_prompt=c.initial_prompt,
         cpu_threads=c.cpu_threads,
+        min_window_s=c.min_window_s,
     )
 
 

@@ -1,18 +1,34 @@
-"""faster-whisper speech to text: one model per process, one worker thread per device."""
+"""faster-whisper speech to text: one model per process, one worker thread per device.
+
+Whisper's encoder always sees a 30 s window, padded with silence; on a CPU it is most of the
+cost of a short turn.  CTranslate2 encodes a shorter window as well, so a turn that fits in
+one window is encoded with only its audio and some silence after it.  Less than a few seconds
+of that silence makes the decoder loop on very short clips (1.5 s), so the window is the audio
+plus `WINDOW_TAIL_S`, and never shorter than `min_window_s`: on the shared corpus (setA, setB
+and noisy, clips up to 28 s) a 10 s minimum keeps the word error rate of the full window
+(17.6% against 18.4%) at about a third of the time.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from .base import EngineError, Segment, Transcript, Word
 
 log = logging.getLogger(__name__)
+
+FRAMES_PER_S = 100  # Whisper's mel frames
+FULL_WINDOW_S = 30.0
+WINDOW_TAIL_S = 3.0
 
 _executors: dict[str, ThreadPoolExecutor] = {}
 _executors_lock = threading.Lock()
@@ -51,6 +67,7 @@ class FasterWhisperSTT:
         beam_size: int = 1,
         initial_prompt: str | None = None,
         cpu_threads: int = 0,
+        min_window_s: float = 10.0,
     ) -> None:
         self.model_path = Path(model) if model is not None else embedded_model_path()
         kind, _, index = device.partition(":")
@@ -61,7 +78,10 @@ class FasterWhisperSTT:
         self.beam_size = beam_size
         self.initial_prompt = initial_prompt
         self.cpu_threads = cpu_threads
-        self._model = None
+        if not 0 < min_window_s <= FULL_WINDOW_S:
+            raise EngineError(f"min_window_s must be in (0, 30], got {min_window_s}")
+        self.min_window_s = min_window_s
+        self._model: _FittedWhisper | None = None
         self._load_lock = threading.Lock()
         self._executor = device_executor(device)
 
@@ -72,10 +92,8 @@ class FasterWhisperSTT:
                 return
             if not (self.model_path / "model.bin").is_file():
                 raise EngineError(f"no CTranslate2 Whisper model in {self.model_path}")
-            from faster_whisper import WhisperModel
-
             try:
-                self._model = WhisperModel(
+                self._model = _fitted_model_class()(
                     str(self.model_path),
                     device=self._device,
                     device_index=self._device_index,
@@ -108,6 +126,9 @@ class FasterWhisperSTT:
         duration = len(audio) / self.sample_rate
         if len(audio) < self.sample_rate // 10:
             return Transcript(text="", language=self.language or "", duration=duration)
+        one_window = not words and duration <= 28.0
+        window_s = min(FULL_WINDOW_S, max(duration + WINDOW_TAIL_S, self.min_window_s))
+        self._model.window_frames = round(window_s * FRAMES_PER_S) if one_window else None
         segments_iter, info = self._model.transcribe(
             audio,
             language=self.language,
@@ -116,7 +137,7 @@ class FasterWhisperSTT:
             word_timestamps=words,
             # No timestamp tokens saves decoding time, but faster-whisper then cannot seek
             # across 30 s windows: only for audio that fits in one window.
-            without_timestamps=not words and duration <= 28.0,
+            without_timestamps=one_window,
             condition_on_previous_text=False,
             vad_filter=False,
         )
@@ -134,3 +155,26 @@ class FasterWhisperSTT:
             segments=tuple(segments),
             words=tuple(timed),
         )
+
+
+class _FittedWhisper(Protocol):
+    window_frames: int | None
+
+    def transcribe(self, audio: np.ndarray, **options: Any) -> tuple[Iterable[Any], Any]: ...
+
+
+@functools.cache
+def _fitted_model_class() -> type:
+    from faster_whisper import WhisperModel
+
+    class FittedWhisperModel(WhisperModel):  # type: ignore[misc]
+        """A WhisperModel that encodes only the first `window_frames` of each window."""
+
+        window_frames: int | None = None
+
+        def encode(self, features: np.ndarray) -> Any:
+            if self.window_frames is not None and features.shape[-1] > self.window_frames:
+                features = features[..., : self.window_frames]
+            return super().encode(features)
+
+    return FittedWhisperModel
