@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from zenglow.app import create_app
 from zenglow.engines.base import EngineError
 from zenglow.engines.endpoint import Endpoint, NvmlBusy, Slots, failure_kind, rank
 from zenglow.engines.llamacpp import LlamaCppChat
@@ -16,7 +17,7 @@ from zenglow.engines.openai_compat import OpenAICompatChat
 from zenglow.engines.pool import ChatPool, FailoverInfo, NoEndpointError, continuation, joined
 from zenglow.engines.runtime import build_engines, build_pools, endpoint_chat
 from zenglow.metrics import Metrics
-from zenglow.settings import EndpointSettings, Settings
+from zenglow.settings import EndpointSettings, Settings, load_settings
 
 from .fakes import ScriptedChat
 from .ollama_server import OllamaServer, Script, unused_port
@@ -455,3 +456,25 @@ async def test_a_plain_chat_model_still_works_as_a_persona_chat() -> None:
     assert eng.embedded_models() == []
     chat = eng.chat_for("jarvis")
     assert "".join([d async for d in chat.stream(USER)]) == "Hi!"  # type: ignore[arg-type]
+
+
+async def test_an_app_that_built_its_engines_stops_their_probes_when_it_stops() -> None:
+    up = OllamaServer(Script(tokens=["Hi", "."], models=("phi3:mini",))).start()
+    dead = f"http://127.0.0.1:{unused_port()}"
+    endpoints = [
+        {"kind": "ollama", "model": "phi3:mini", "url": up.url, "name": "up"},
+        {"kind": "ollama", "model": "phi3:mini", "url": dead, "name": "dead"},
+    ]
+    persona = {"system_prompt": "Be brief.", "chat": {"endpoints": endpoints}}
+    settings = load_settings(None, personas={"jarvis": persona, "leonardo": persona})
+    try:
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            pools = app.state.runtime.engines.chats
+            assert app.state.runtime.ready
+            assert all(pool.probing == {"dead"} for pool in pools.values())
+        assert not app.state.runtime.ready
+        await asyncio.sleep(0)
+        assert all(not pool.probing for pool in pools.values())  # cancelled at shutdown
+    finally:
+        up.stop()

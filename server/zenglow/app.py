@@ -30,6 +30,8 @@ class Runtime:
 
 
 def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
+    """An app over `engines`, or over engines of its own that it closes when it stops."""
+    owned = engines is None
     runtime = Runtime(settings, engines or build_engines(settings))
 
     @asynccontextmanager
@@ -39,8 +41,12 @@ def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
         log.info(
             "engines ready: %s", {k: round(v, 2) for k, v in runtime.engines.load_seconds.items()}
         )
-        yield
-        runtime.ready = False
+        try:
+            yield
+        finally:
+            runtime.ready = False
+            if owned:  # stop the endpoints' health probes and close their connections
+                await runtime.engines.aclose()
 
     app = FastAPI(title="ZenGlow", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime

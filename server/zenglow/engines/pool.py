@@ -237,6 +237,11 @@ class ChatPool:
 
     # --- health -------------------------------------------------------------------------
 
+    @property
+    def probing(self) -> frozenset[str]:
+        """Names of the endpoints that are down and probed until they recover."""
+        return frozenset(self._probes)
+
     def _mark_down(self, endpoint: Endpoint, kind: str, reason: str) -> None:
         self.metrics.failures_total.labels(self.name, endpoint.name, kind).inc()
         if not endpoint.healthy:
