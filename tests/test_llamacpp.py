@@ -15,6 +15,7 @@ from zenglow.engines.llamacpp import (
     LlamaCppChat,
     ReplyText,
     build_prompt,
+    continues,
     fit_history,
 )
 
@@ -51,6 +52,22 @@ def test_prompt_without_system_text_uses_the_default() -> None:
     prompt = build_prompt([{"role": "user", "content": "Hey"}])
     assert prompt.startswith(DEFAULT_SYSTEM)
     assert prompt.endswith("\nUser: Hey\nAssistant:")
+
+
+def test_a_begun_reply_is_continued_inside_its_line() -> None:
+    asked: list[ChatMessage] = [{"role": "user", "content": "Capital of France?"}]
+    begun = [*asked, {"role": "assistant", "content": "The capital\nof France "}]
+    assert not continues(asked) and continues(begun)
+    ending = "\nUser: Capital of France?\nAssistant: The capital of France"
+    assert build_prompt(begun).endswith(ending)
+    # an empty assistant message begins nothing
+    assert build_prompt([*asked, {"role": "assistant", "content": " "}]) == build_prompt(asked)
+
+
+def test_reply_text_keeps_the_leading_space_of_a_continuation() -> None:
+    fresh, more = ReplyText(), ReplyText(continuing=True)
+    assert [fresh.feed(t) for t in (" is", " Paris", ".")] == ["is", " Paris", "."]
+    assert [more.feed(t) for t in (" is", " Paris", ".")] == [" is", " Paris", "."]
 
 
 def test_fit_history_drops_oldest_turns_and_keeps_system() -> None:
@@ -139,6 +156,20 @@ async def test_warm_up_generates_a_single_token(chat: LlamaCppChat) -> None:
     before = chat.tokens_generated
     await chat.warm_up("You are Mira, a calm companion.")
     assert chat.tokens_generated - before == 1
+
+
+async def test_a_reply_begun_elsewhere_is_continued_not_restarted(chat: LlamaCppChat) -> None:
+    """Failover hands the embedded model the text already spoken as an assistant message."""
+    said = "The capital of France"
+    messages: list[ChatMessage] = [
+        {"role": "user", "content": "What is the capital of France?"},
+        {"role": "assistant", "content": said},
+    ]
+    rest = "".join([d async for d in chat.stream(messages)])
+    print(f"\ncontinuation of {said!r}: {rest!r}")
+    assert rest.startswith(" ") and not rest.startswith("  ")  # joins the words said
+    assert "capital of France" not in rest  # not said again
+    assert "Paris" in rest
 
 
 async def test_max_tokens_bounds_the_reply(chat: LlamaCppChat) -> None:

@@ -44,17 +44,30 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _turns(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    return [m for m in messages if m["role"] != "system" and _one_line(m["content"])]
+
+
+def continues(messages: Sequence[ChatMessage]) -> bool:
+    """Whether the conversation ends in a reply already begun, to be continued."""
+    turns = _turns(messages)
+    return bool(turns) and turns[-1]["role"] == "assistant"
+
+
 def build_prompt(messages: Sequence[ChatMessage]) -> str:
-    """The transcript prompt: system text, the examples, the conversation, "Assistant:"."""
+    """The transcript prompt: system text, the examples, the conversation, "Assistant:".
+
+    When the conversation ends with an assistant message (a reply that another backend began
+    and this one finishes), the prompt ends inside that line, so the model continues it."""
     system = " ".join(_one_line(m["content"]) for m in messages if m["role"] == "system")
     lines = [f"{system or DEFAULT_SYSTEM} {STYLE}", ""]
     for user, assistant in EXAMPLES:
         lines += [f"User: {user}", f"Assistant: {assistant}"]
-    for m in messages:
-        if m["role"] != "system":
-            label = "User" if m["role"] == "user" else "Assistant"
-            lines.append(f"{label}: {_one_line(m['content'])}")
-    lines.append("Assistant:")
+    for m in _turns(messages):
+        label = "User" if m["role"] == "user" else "Assistant"
+        lines.append(f"{label}: {_one_line(m['content'])}")
+    if not continues(messages):
+        lines.append("Assistant:")
     return "\n".join(lines)
 
 
@@ -74,13 +87,14 @@ def fit_history(
 
 class ReplyText:
     """Turns generated text into reply deltas: without leading or trailing whitespace, cut
-    at the first stop string, holding back text that may be the start of one."""
+    at the first stop string, holding back text that may be the start of one.  A reply that
+    continues one already begun (`continuing`) keeps its leading space."""
 
-    def __init__(self, stops: Sequence[str] = STOPS) -> None:
+    def __init__(self, stops: Sequence[str] = STOPS, *, continuing: bool = False) -> None:
         self.stops = tuple(stops)
         self.stopped = False
         self._pending = ""
-        self._started = False
+        self._started = continuing
 
     def feed(self, text: str) -> str:
         if self.stopped:
@@ -257,7 +271,7 @@ class LlamaCppChat:
         try:
             prompt = build_prompt(fit_history(messages, count, self.n_ctx - limit))
             tokens = llm.tokenize(prompt.encode(), add_bos=True)
-            reply = ReplyText(self.stops)
+            reply = ReplyText(self.stops, continuing=continues(messages))
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             generated = 0
             tokens_out = llm.generate(

@@ -8,8 +8,8 @@ pool, then to the `fallback` pool (another persona's), and each move is reported
 caller's `on_failover`.
 
 Resuming mid-reply: the text already streamed is sent to the next endpoint as a final
-assistant message, which Ollama, vLLM and llama.cpp treat as a prefix to continue; the new
-stream is the continuation, so nothing is said twice.
+assistant message, which Ollama, vLLM, llama.cpp and the embedded model treat as a prefix to
+continue; the new stream is the continuation, so nothing is said twice.
 """
 
 from __future__ import annotations
