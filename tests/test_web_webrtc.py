@@ -21,8 +21,13 @@ import pytest
 from fastapi import FastAPI
 from playwright.sync_api import BrowserContext, Page, Playwright, Route, sync_playwright
 
+from zenglow.app import create_app
+
+from .conftest import engines_with
+from .fakes import ScriptedChat
 from .server import LoopbackServer
-from .speech import clip, wer
+from .speech import clip, normalise, wer
+from .test_realtime_robust import LongReplyChat
 from .web_browser import SAMPLER, launch, mic_wav, open_page, samples, silence_wav, wait_state
 
 # The `zenglow.visemes` events as the page received them, tapped from the data channel.
@@ -34,6 +39,19 @@ TAP = """(() => {
     ch.addEventListener("message", ({ data }) => {
       const ev = JSON.parse(data);
       if (ev.type === "zenglow.visemes") window.__visemes.push(ev);
+    });
+    return ch;
+  };
+})();"""
+
+# Every event the page received on the data channel, with its arrival (performance.now()).
+TAP_ALL = """(() => {
+  window.__events = [];
+  const create = RTCPeerConnection.prototype.createDataChannel;
+  RTCPeerConnection.prototype.createDataChannel = function (...args) {
+    const ch = create.apply(this, args);
+    ch.addEventListener("message", ({ data }) => {
+      window.__events.push({ t: performance.now(), ev: JSON.parse(data) });
     });
     return ch;
   };
@@ -74,6 +92,24 @@ ENERGY = """async () => {
 }"""
 
 LOUD, QUIET = 0.03, 0.004
+
+# The reply whose lips are measured: a real model's replies vary from a word to a paragraph,
+# and a short one has too few loud and quiet edges to place the lips within tens of ms.
+REPLY = (
+    "Here is what I found. The lamps light up one by one along the quiet street. "
+    "After that, the evening settles in, and the whole city hums softly. "
+    "Would you like to hear more?"
+)
+
+
+@pytest.fixture(scope="module")
+def scripted_server(engines) -> Iterator[LoopbackServer]:
+    """Real speech in and out, and a chat model that always gives `REPLY`."""
+    eng = engines_with(engines)
+    words = [w + " " for w in REPLY.split(" ")]
+    eng.chats = {name: ScriptedChat(words, delay_s=0.01) for name in eng.settings.personas}
+    with LoopbackServer(create_app(eng.settings, eng)) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +178,8 @@ def connect(page: Page, kind: str) -> None:
     )
 
 
-def test_chat_page_talks_over_webrtc_with_lips_on_the_played_audio(pw, server, tmp_path):
+def test_chat_page_talks_over_webrtc_with_lips_on_the_played_audio(pw, scripted_server, tmp_path):
+    server = scripted_server
     c = clip("a04")
     ctx = launch(pw, tmp_path / "profile", mic=mic_wav(c.path, tmp_path / "mic.wav", pad_s=30))
     try:
@@ -203,6 +240,73 @@ def test_chat_page_talks_over_webrtc_with_lips_on_the_played_audio(pw, server, t
 
 
 PURE_CHECKS = (Path(__file__).parent / "web_webrtc_checks.js").read_text()
+
+
+@pytest.fixture(scope="module")
+def long_server(engines) -> Iterator[LoopbackServer]:
+    """Real speech in and out, and a chat model that talks for a long time."""
+    eng = engines_with(engines)
+    eng.chats = {name: LongReplyChat() for name in eng.settings.personas}
+    with LoopbackServer(create_app(eng.settings, eng)) as srv:
+        yield srv
+
+
+def test_talking_over_the_reply_silences_the_track_and_the_lips(pw, long_server, tmp_path):
+    c = clip("a04")
+    ctx = launch(pw, tmp_path / "profile", mic=mic_wav(c.path, tmp_path / "mic.wav", pad_s=3))
+    try:
+        ctx.add_init_script(TAP_ALL)
+        page = open_page(ctx, url(long_server, "/?muted=1"))
+        connect(page, "webrtc")
+        page.evaluate(SOUND)
+        page.fill("#text", "Tell me a long story about the sea.")
+        page.press("#text", "Enter")
+        wait_state(page, "speaking", 60)
+        time.sleep(2.0)  # listen for a while, then talk over the reply
+        page.click("#mute")  # unmuted: the looping microphone file talks over the reply
+        page.wait_for_function(
+            "window.__events.some(e => e.ev.type === 'output_audio_buffer.cleared')",
+            timeout=30_000,
+        )
+        time.sleep(0.6)
+        rest = page.evaluate("window.zenglow.visemes()")  # while the user still talks
+        page.wait_for_function(
+            "window.__events.some(e => e.ev.type === 'input_audio_buffer.speech_stopped')",
+            timeout=30_000,
+        )
+        events = page.evaluate("window.__events")
+        sound = page.evaluate("window.__sound")
+
+        def first(kind: str, after: float = 0.0) -> dict:
+            return next(e for e in events if e["ev"]["type"] == kind and e["t"] >= after)
+
+        created = first("response.created")
+        rid = created["ev"]["response"]["id"]
+        done = first("response.done")
+        assert done["ev"]["response"]["id"] == rid
+        assert done["ev"]["response"]["status"] == "cancelled"
+        cleared = first("output_audio_buffer.cleared")
+        assert cleared["ev"]["response_id"] == rid
+        stopped = first("input_audio_buffer.speech_stopped", cleared["t"])
+        assert page.evaluate("window.zenglow.errors()") == []
+
+        # the reply was loud before the barge-in, and the track went quiet after it: what the
+        # server had not yet sent is never heard (aiortc's and Chromium's buffers hold <0.5 s)
+        before = [s["rms"] for s in sound if created["t"] < s["t"] < cleared["t"]]
+        after = [s["rms"] for s in sound if cleared["t"] + 500 < s["t"] < stopped["t"]]
+        assert before and max(before) > LOUD
+        assert len(after) > 10 and max(after) < QUIET, max(after, default=None)
+        # the lips let go of the cut reply
+        assert all(w < 0.1 for k, w in rest.items() if k != "sil") and rest["sil"] > 0.9, rest
+        # and what was said over the reply was heard
+        page.wait_for_function(
+            "document.querySelectorAll('.turn.user .text:not(.partial)').length >= 1",
+            timeout=60_000,
+        )
+        spoken = set(normalise(page.locator(".turn.user .text").last.inner_text()).split())
+        assert len(spoken & set(normalise(c.transcript).split())) >= 2, spoken
+    finally:
+        ctx.close()
 
 
 def test_pure_webrtc_client_pieces(pw, server, tmp_path):

@@ -11,7 +11,7 @@ async () => {
   out.rtpAt = [
     p.rtpAt(src, 510, 0), // on the performance clock, 10 ms later: + 480, wrapped
     p.rtpAt({ ...src, timestamp: 1.7e12 + 500 }, 510, 1.7e12), // on the wall clock
-    p.rtpAt(src, 900, 0), // stale
+    p.rtpAt(src, 1600, 0), // stale
     p.rtpAt(undefined, 510, 0),
   ];
   const map = new p.PlayoutMap();

@@ -12,7 +12,10 @@
 
 export const RTP_RATE = 48000;
 const PER_MS = RTP_RATE / 1000;
-const STALE_MS = 250; // a synchronization source older than this: the audio is not flowing
+// A synchronization source older than this: the audio is not flowing. The server's track never
+// pauses (silence between replies), so an older one means a busy receiver; within this, the
+// position is carried on from it rather than guessed from the events' arrival.
+const STALE_MS = 1000;
 const TAIL_MS = 200; // a chunk counts as playing this long past its last cue
 const KEEP = 256; // anchors kept, newest last
 const KEEP_MS = 120000; // and none older than this
