@@ -28,7 +28,18 @@ from .fakes import ScriptedChat
 from .server import LoopbackServer
 from .speech import clip, normalise, wer
 from .test_realtime_robust import LongReplyChat
-from .web_browser import SAMPLER, launch, mic_wav, open_page, samples, silence_wav, wait_state
+from .web_browser import (
+    SAMPLER,
+    launch,
+    mic_wav,
+    open_page,
+    samples,
+    say,
+    scripted_mic,
+    silence_wav,
+    wait_lips_at_rest,
+    wait_state,
+)
 
 # The `zenglow.visemes` events as the page received them, tapped from the data channel.
 TAP = """(() => {
@@ -181,8 +192,9 @@ def connect(page: Page, kind: str) -> None:
 def test_chat_page_talks_over_webrtc_with_lips_on_the_played_audio(pw, scripted_server, tmp_path):
     server = scripted_server
     c = clip("a04")
-    ctx = launch(pw, tmp_path / "profile", mic=mic_wav(c.path, tmp_path / "mic.wav", pad_s=30))
+    ctx = launch(pw, tmp_path / "profile", mic=None)
     try:
+        scripted_mic(ctx, c.path)
         ctx.add_init_script(TAP)
         page = open_page(ctx, url(server))
         page.evaluate(SAMPLER)
@@ -192,13 +204,12 @@ def test_chat_page_talks_over_webrtc_with_lips_on_the_played_audio(pw, scripted_
         ours = live_calls(server) - before
         assert len(ours) == 1
         page.evaluate(SOUND)
+        say(page)
         user = page.wait_for_selector(".turn.user .text:not(.partial)", timeout=90_000)
         assert wer(c.transcript, user.inner_text()) < 0.35, user.inner_text()  # the mic track
-        page.click("#mute")  # track.enabled = false: the looping fake microphone goes quiet
         wait_state(page, "speaking", 120)
         wait_state(page, "listening", 120)
         time.sleep(1.5)
-        rest = page.evaluate("window.zenglow.visemes()")
         sound = page.evaluate("window.__sound")
         events = page.evaluate("window.__visemes")
         energy = page.evaluate(ENERGY)
@@ -216,18 +227,17 @@ def test_chat_page_talks_over_webrtc_with_lips_on_the_played_audio(pw, scripted_
         # the lips moved while the reply played, and rest after it
         speaking = [s["mouth"] for s in seen if s["state"] == "speaking"]
         assert speaking and max(speaking) > 0.2, f"the mouth did not move: {speaking[-5:]}"
-        assert all(w < 0.1 for k, w in rest.items() if k != "sil"), rest
-        assert rest["sil"] > 0.9
+        wait_lips_at_rest(page)
 
         # on the played audio's clock: every chunk mapped through its RTP timestamp
         assert events and all(isinstance(ev["rtp_timestamp"], int) for ev in events)
         assert all(s["rtp"] is not None for s in sound[-100:]), "no synchronization source"
         lag, agreement = lip_lag(sound, events)
         print(f"lips vs sound: {lag} ms, {agreement:.0%} of samples agree")
-        # The shift itself is printed, not asserted: on this machine it has measured anywhere
-        # from 0 to 350 ms between runs, so the RTP mapping is not yet reliable enough to
-        # bound.  What holds every run is that the lips follow the sound's shape.
+        # The lips follow the sound's shape, and in time: viewers notice sound more than about
+        # 45 ms early or 125 ms late (ITU-R BT.1359). Measured 0 to 10 ms here.
         assert agreement > 0.7, f"the lips follow the sound in {agreement:.0%} of samples"
+        assert abs(lag) <= 60, f"the lips are {lag} ms off the sound"
 
         # nothing to truncate over WebRTC, and Disconnect hangs the call up
         sent = [e["type"] for e in page.evaluate("window.zenglow.sent()")]
@@ -253,58 +263,57 @@ def long_server(engines) -> Iterator[LoopbackServer]:
 
 def test_talking_over_the_reply_silences_the_track_and_the_lips(pw, long_server, tmp_path):
     c = clip("a04")
-    ctx = launch(pw, tmp_path / "profile", mic=mic_wav(c.path, tmp_path / "mic.wav", pad_s=3))
+    ctx = launch(pw, tmp_path / "profile", mic=None)
     try:
+        scripted_mic(ctx, c.path)
         ctx.add_init_script(TAP_ALL)
-        page = open_page(ctx, url(long_server, "/?muted=1"))
+        page = open_page(ctx, url(long_server))
         connect(page, "webrtc")
         page.evaluate(SOUND)
         page.fill("#text", "Tell me a long story about the sea.")
         page.press("#text", "Enter")
         wait_state(page, "speaking", 60)
         time.sleep(2.0)  # listen for a while, then talk over the reply
-        page.click("#mute")  # unmuted: the looping microphone file talks over the reply
+        say(page)
         page.wait_for_function(
             "window.__events.some(e => e.ev.type === 'output_audio_buffer.cleared')",
             timeout=30_000,
         )
-        time.sleep(0.6)
-        rest = page.evaluate("window.zenglow.visemes()")  # while the user still talks
-        page.wait_for_function(
-            "window.__events.some(e => e.ev.type === 'input_audio_buffer.speech_stopped')",
-            timeout=30_000,
-        )
+        time.sleep(3.0)
         events = page.evaluate("window.__events")
         sound = page.evaluate("window.__sound")
 
-        def first(kind: str, after: float = 0.0) -> dict:
-            return next(e for e in events if e["ev"]["type"] == kind and e["t"] >= after)
+        def first(kind: str, after: float = 0.0) -> dict | None:
+            return next((e for e in events if e["ev"]["type"] == kind and e["t"] > after), None)
 
         created = first("response.created")
+        cleared = first("output_audio_buffer.cleared")
+        assert created and cleared
         rid = created["ev"]["response"]["id"]
         done = first("response.done")
-        assert done["ev"]["response"]["id"] == rid
+        assert done and done["ev"]["response"]["id"] == rid
         assert done["ev"]["response"]["status"] == "cancelled"
-        cleared = first("output_audio_buffer.cleared")
         assert cleared["ev"]["response_id"] == rid
-        stopped = first("input_audio_buffer.speech_stopped", cleared["t"])
         assert page.evaluate("window.zenglow.errors()") == []
 
-        # the reply was loud before the barge-in, and the track went quiet after it: what the
-        # server had not yet sent is never heard (aiortc's and Chromium's buffers hold <0.5 s)
+        # The reply was loud before the barge-in, and from 0.5 s after it (aiortc's and
+        # Chromium's buffers) the track is quiet and the lips no longer follow the cut reply,
+        # until the reply to what the user said begins.
+        nxt = first("response.created", cleared["t"])
+        end = min(cleared["t"] + 3000, nxt["t"] if nxt else float("inf"))
         before = [s["rms"] for s in sound if created["t"] < s["t"] < cleared["t"]]
-        after = [s["rms"] for s in sound if cleared["t"] + 500 < s["t"] < stopped["t"]]
+        after = [s for s in sound if cleared["t"] + 500 < s["t"] < end]
         assert before and max(before) > LOUD
-        assert len(after) > 10 and max(after) < QUIET, max(after, default=None)
-        # the lips let go of the cut reply
-        assert all(w < 0.1 for k, w in rest.items() if k != "sil") and rest["sil"] > 0.9, rest
-        # and what was said over the reply was heard
-        page.wait_for_function(
-            "document.querySelectorAll('.turn.user .text:not(.partial)').length >= 1",
-            timeout=60_000,
-        )
-        spoken = set(normalise(page.locator(".turn.user .text").last.inner_text()).split())
-        assert len(spoken & set(normalise(c.transcript).split())) >= 2, spoken
+        assert len(after) >= 5 and max(s["rms"] for s in after) < QUIET, after[-5:]
+        assert all((s["heard"] or {}).get("responseId") != rid for s in after), after[:5]
+
+        # and what was said over the reply is heard
+        def heard_the_clip() -> bool:
+            texts = page.locator(".turn.user .text:not(.partial)").all_inner_texts()
+            words = set(normalise(c.transcript).split())
+            return any(len(set(normalise(t).split()) & words) >= 3 for t in texts)
+
+        until(heard_the_clip, 60, "the words said over the reply")
     finally:
         ctx.close()
 

@@ -15,6 +15,7 @@ import soundfile as sf
 import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import BrowserContext, Page, Playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from zenglow.audio import float_to_int16, read_audio
 
@@ -105,6 +106,63 @@ SAMPLER = """() => {
 
 def samples(page: Page) -> list[dict]:
     return page.evaluate("window.__samples")
+
+
+# A microphone the test speaks into when it chooses: getUserMedia gives a WebAudio stream that
+# is silent until `window.__say(url)` plays a clip into it (resolves to its length in s).
+SCRIPTED_MIC = """(() => {
+  let ctx = null;
+  let dest = null;
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    if (!constraints?.audio) return real(constraints);
+    ctx = ctx || new AudioContext({ sampleRate: 48000 });
+    if (!dest) {
+      dest = ctx.createMediaStreamDestination();
+      const hush = ctx.createConstantSource(); // keeps the stream flowing between clips
+      hush.offset.value = 0;
+      hush.connect(dest);
+      hush.start();
+    }
+    return new MediaStream(dest.stream.getAudioTracks().map((t) => t.clone()));
+  };
+  window.__say = async (url) => {
+    const data = await (await fetch(url)).arrayBuffer();
+    const buffer = await ctx.decodeAudioData(data);
+    const src = ctx.createBufferSource();
+    src.buffer = buffer;
+    src.connect(dest);
+    src.start();
+    return buffer.duration;
+  };
+})();"""
+CLIP_URL = "/__test/clip.wav"
+
+
+def scripted_mic(ctx: BrowserContext, clip: Path) -> None:
+    """Give the context's pages the scripted microphone; `say(page)` speaks `clip` into it."""
+    body = clip.read_bytes()
+    ctx.add_init_script(SCRIPTED_MIC)
+    ctx.route(f"**{CLIP_URL}", lambda route: route.fulfill(body=body, content_type="audio/wav"))
+
+
+def say(page: Page) -> float:
+    return float(page.evaluate(f"window.__say({CLIP_URL!r})"))
+
+
+AT_REST = """() => {
+  const v = window.zenglow.visemes();
+  return v.sil > 0.9 && Object.entries(v).every(([k, w]) => k === "sil" || w < 0.1);
+}"""
+
+
+def wait_lips_at_rest(page: Page, timeout_s: float = 5.0) -> None:
+    """The mouth settles (eased frame by frame, slower when the machine is busy)."""
+    try:
+        page.wait_for_function(AT_REST, timeout=timeout_s * 1000)
+    except PlaywrightTimeout:
+        rest = page.evaluate("window.zenglow.visemes()")
+        raise AssertionError(f"the lips did not come to rest in {timeout_s} s: {rest}") from None
 
 
 def wait_state(page: Page, state: str | None, timeout_s: float) -> None:
