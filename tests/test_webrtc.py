@@ -293,6 +293,26 @@ async def test_spoken_turn_over_webrtc(server) -> None:
     assert before and max(rms(h.pcm) for h in before[-25:]) < 0.001  # silent while idle
 
 
+async def test_a_microphone_that_stops_sending_mid_turn_still_ends_the_turn(server) -> None:
+    c = clip("a04")
+    peer = Peer()
+    try:
+        assert (await peer.call(base_url(server))).status_code == 201
+        await peer.wait_for("session.created", timeout=30)
+        peer.mic.push(clip_pcm24(c.path))
+        await peer.wait_for("input_audio_buffer.speech_started", timeout=30)
+        await asyncio.sleep(c.duration - 1.2)  # the clip's last words are still to come
+        peer.mic.stop()  # no more frames: no silence will follow either
+        stopped = await peer.wait_for("input_audio_buffer.speech_stopped", timeout=10)
+        done = await peer.wait_for(
+            "conversation.item.input_audio_transcription.completed", timeout=60
+        )
+    finally:
+        await peer.close()
+    assert stopped["item_id"] == done["item_id"]
+    assert wer(c.transcript, done["transcript"]) < 0.5  # most of it, cut before its end
+
+
 @pytest.fixture(scope="module")
 def long_server(engines) -> Iterator[LoopbackServer]:
     chat = LongReplyChat()

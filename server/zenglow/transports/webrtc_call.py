@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -25,7 +26,7 @@ from ..session import Session, SessionError
 from . import realtime as rt
 from .realtime_out import RealtimeEncoder
 from .webrtc_events import EventChannel
-from .webrtc_media import FRAME, TRACK_RATE, MicDecoder, PcmTrack
+from .webrtc_media import FRAME, PCM_RATE, TRACK_RATE, MicDecoder, PcmTrack
 from .websocket import dispatch
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ CLOSE_TIMEOUT_S = 10.0
 # for the track (it fell behind after a stalled loop), the speaker waits instead of the track
 # cutting audio it was given.
 TRACK_BACKLOG_MS = 1000
+MIC_GAP_S = 0.25  # no microphone frame for this long: the time counts as silence
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,13 +167,35 @@ class Call:
         raise _Ended
 
     async def _mic_loop(self, track: MediaStreamTrack) -> None:
+        """The microphone track into the session.  When no frame comes for `MIC_GAP_S` (the
+        client paused or ended its track, or the network stalls), the time without audio
+        reaches the turn detector as silence, so a turn in progress ends as it would in a
+        quiet room; enough is filled in to end one, no more."""
         decoder = MicDecoder()
+        live, filled = True, 0.0
         while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return  # the client stopped sending
-            self.session.append_audio(decoder.feed(frame))  # type: ignore[arg-type]
+            frame = None
+            if live:
+                try:
+                    async with asyncio.timeout(MIC_GAP_S):
+                        frame = await track.recv()
+                except TimeoutError:
+                    pass
+                except MediaStreamError:
+                    live = False  # the client stopped sending
+            if frame is not None:
+                filled = 0.0
+                self.session.append_audio(decoder.feed(frame))  # type: ignore[arg-type]
+                continue
+            td = self.session.config.turn_detection
+            if td is None or filled >= td.silence_duration_ms / 1000 + MIC_GAP_S:
+                if not live:
+                    return
+                continue
+            if not live:
+                await asyncio.sleep(MIC_GAP_S)
+            filled += MIC_GAP_S
+            self.session.append_audio(np.zeros(round(PCM_RATE * MIC_GAP_S), np.int16))
 
     async def _discard_loop(self, track: MediaStreamTrack) -> None:
         """Read and drop a track the call does not use, so its frames do not pile up."""
