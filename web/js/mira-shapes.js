@@ -2,12 +2,14 @@
 // viseme -> mouth-pose table. Pure functions of numbers; mira-parts.js turns them into meshes.
 
 export const FACE = {
-  eyeX: 0.255,
-  eyeY: 0.06,
-  noseY: -0.2,
-  mouthY: -0.4,
-  mouthW: 0.15,
-  jawPivot: [0, -0.33, -0.3],
+  eyeX: 0.235,
+  eyeY: 0.01,
+  eyeZ: 0.675, // the eyeballs' centres
+  eyeR: 0.12,
+  noseY: -0.19,
+  mouthY: -0.37,
+  mouthW: 0.145,
+  jawPivot: [0, -0.3, -0.3],
 };
 export const JAW_ANGLE = 0.1; // radians of jaw rotation when fully open
 
@@ -20,40 +22,65 @@ const g2 = (x, y, cx, cy, sx, sy) => gauss(x - cx, sx) * gauss(y - cy, sy);
 
 /** A point of the unit sphere (z forward) -> the head surface; `out` gets [x, y, z]. */
 export function shapeHead(ux, uy, uz, out = [0, 0, 0]) {
-  let x = ux * 0.75;
-  let y = uy < 0 ? uy * 0.92 : uy; // a shorter lower face
-  let z = uz * 0.86;
-  const low = smooth(0.15, -0.95, uy);
-  x *= 1 - 0.3 * low * (0.55 + 0.45 * Math.max(uz, 0)); // jaw narrows to a soft chin
+  // the lower half is a little squarer than a sphere: a rounded jaw instead of an egg's point
+  let k = 1;
+  let y = uy;
+  if (uy < 0) {
+    const h = Math.sqrt(ux * ux + uz * uz);
+    const n = 2 + 0.3 * smooth(0, -0.6, uy);
+    k = h > 1e-6 ? h ** (2 / n) / h : 1;
+    y = -((-uy) ** (2 / n)) * 0.76;
+  }
+  const low = smooth(-0.05, -1, uy);
+  const front = Math.max(uz, 0);
+  let x = ux * k * 0.7 * (1 - 0.42 * low ** 1.3 * (0.55 + 0.45 * front)); // cheeks to a soft chin
+  let z = uz * k * 0.86 * (1 + 0.06 * low * front); // the chin comes forward a little
   if (uz < 0) z *= 0.93 - 0.14 * low; // a shorter skull, slimmer at the nape
   const f = smooth(0.2, 0.8, uz); // how much of the face this point is
   const ax = Math.abs(x);
   const { eyeX: EX, eyeY: EY, noseY: N, mouthY: M } = FACE;
   let dz = 0;
-  dz -= 0.03 * smooth(0.25, 0.6, ax); // a flatter face plane, so the cheeks turn
-  dz += 0.02 * gauss(y - EY - 0.16, 0.05) * gauss(ax - 0.2, 0.15); // brow ridge
-  dz -= 0.058 * g2(ax, y, EX, EY, 0.095, 0.07); // eye sockets
-  dz += 0.026 * g2(ax, y, 0.32, EY - 0.2, 0.09, 0.09); // cheekbones
-  dz += 0.012 * g2(ax, y, 0.19, M + 0.09, 0.08, 0.08); // soft cheeks
-  const ridge = smooth(EY + 0.08, EY - 0.05, y) * smooth(N - 0.085, N - 0.02, y);
-  const height = 0.016 + 0.06 * smooth(EY - 0.05, N, y);
-  const width = 0.021 + 0.018 * smooth(EY - 0.16, N - 0.02, y);
+  dz -= 0.02 * smooth(0.3, 0.6, ax); // the face plane turns into the sides
+  dz += 0.012 * gauss(y - EY - 0.15, 0.05) * gauss(ax - 0.2, 0.15); // brow ridge
+  dz -= 0.03 * g2(ax, y, EX - 0.01, EY, 0.12, 0.09); // eye sockets
+  dz += 0.03 * g2(ax, y, 0.3, EY - 0.2, 0.11, 0.1); // cheekbones
+  dz += 0.022 * g2(ax, y, 0.22, M + 0.06, 0.1, 0.09); // round cheeks
+  const ridge = smooth(EY + 0.06, EY - 0.05, y) * smooth(N - 0.075, N - 0.02, y);
+  const height = 0.01 + 0.045 * smooth(EY - 0.04, N, y);
+  const width = 0.022 + 0.016 * smooth(EY - 0.14, N - 0.02, y);
   dz += ridge * height * gauss(x, width); // nose
-  dz += 0.017 * g2(x, y, 0, N + 0.005, 0.023, 0.023); // nose tip
-  dz += 0.012 * g2(ax, y, 0.043, N - 0.022, 0.019, 0.017); // nostril wings
-  dz += 0.004 * g2(x, y, 0, M + 0.09, 0.015, 0.045); // philtrum
-  dz += 0.035 * g2(x, y, 0, M - 0.01, 0.2, 0.11); // around the mouth
-  dz -= 0.013 * g2(x, y, 0, M - 0.1, 0.09, 0.022); // under the lower lip
-  dz += 0.028 * g2(x, y, 0, M - 0.26, 0.09, 0.065); // chin
-  out[0] = x + 0.012 * Math.sign(x) * g2(ax, y, 0.32, EY - 0.2, 0.09, 0.09) * f;
+  dz += 0.018 * g2(x, y, 0, N + 0.004, 0.026, 0.024); // a round nose tip
+  dz += 0.01 * g2(ax, y, 0.04, N - 0.018, 0.02, 0.017); // nostril wings
+  dz += 0.004 * g2(x, y, 0, M + 0.085, 0.014, 0.04); // philtrum
+  dz += 0.032 * g2(x, y, 0, M - 0.01, 0.19, 0.1); // around the mouth
+  dz -= 0.011 * g2(x, y, 0, M - 0.09, 0.085, 0.02); // under the lower lip
+  dz += 0.022 * g2(x, y, 0, M - 0.22, 0.1, 0.07); // a soft chin
+  out[0] = x + 0.012 * Math.sign(x) * g2(ax, y, 0.3, EY - 0.2, 0.11, 0.1) * f;
   out[1] = y;
-  out[2] = z + dz * f;
+  out[2] = eyeOpening(ax, y, z + dz * f);
   return out;
+}
+
+const softMin = (a, b, k) => {
+  const h = Math.max(0, Math.min(1, 0.5 + (0.5 * (b - a)) / k));
+  return b + (a - b) * h - k * h * (1 - h);
+};
+
+/** Around each eye the skin gives way to the lids: inside an almond the skin lies just behind
+ *  the lids' sphere, so the lids (not the skin) shape the eye, with a fold where they meet. */
+function eyeOpening(ax, y, z) {
+  const ex = ax - FACE.eyeX;
+  const ey = y - FACE.eyeY;
+  const R = FACE.eyeR * 1.05;
+  const d = Math.sqrt((ex / 0.155) ** 2 + (ey / 0.11) ** 2);
+  if (d >= 1) return z;
+  const lid = FACE.eyeZ + Math.sqrt(Math.max(0, R * R - ex * ex - ey * ey)) - 0.014;
+  return z + (softMin(z, lid, 0.015) - z) * smooth(1, 0.6, d);
 }
 
 /** The head's z at (x, y) on the face, by Newton steps on the sphere parameters. */
 export function faceZ(x, y) {
-  let ux = x / 0.75;
+  let ux = x / 0.7;
   let uy = y;
   const p = [0, 0, 0];
   const at = (a, b) => shapeHead(a, b, Math.sqrt(Math.max(1e-6, 1 - a * a - b * b)), p);
@@ -164,7 +191,7 @@ function lipSection(p, u, upper, z0) {
       x,
       y,
       z,
-      ry: (0.004 + 0.012 * se + bow) * thin + 0.003,
+      ry: (0.004 + 0.014 * se + bow) * thin + 0.003,
       rz: 0.006 + 0.02 * se * (1 + 0.2 * p.round),
     };
   }
@@ -183,7 +210,7 @@ function lipSection(p, u, upper, z0) {
     x,
     y,
     z,
-    ry: (0.004 + 0.017 * e ** 0.6) * thin + 0.003,
+    ry: (0.004 + 0.019 * e ** 0.6) * thin + 0.003,
     rz: 0.007 + 0.022 * e ** 0.6 * (1 + 0.2 * p.round),
   };
 }
@@ -199,7 +226,8 @@ export function skinDeltas(x, y, z) {
   const e = Math.max(0, 1 - (x / W) ** 2); // the lips' profile: 1 in the middle, 0 at the corners
   const inMouth = smooth(W + 0.05, W - 0.02, ax);
   const above = y >= Y ? smooth(Y + 0.07, Y + 0.004, y) * inMouth * front : 0;
-  const below = y < Y ? smooth(Y + 0.002, Y - 0.01, y) : 0;
+  const aside = smooth(W, W + 0.12, ax); // beside the mouth the jaw's pull fades in gradually
+  const below = smooth(Y + 0.002 + 0.06 * aside, Y - 0.01 - 0.1 * aside, y);
   const nearLip = 1 - smooth(Y - 0.02, Y - 0.16, y);
   const follow = e ** 0.8 + 0.16 * (1 - e); // how far the lower lip drops here
   const jawW = below * front * smooth(0.62, 0.3, ax) * (nearLip * follow + (1 - nearLip));

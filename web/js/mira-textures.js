@@ -1,4 +1,4 @@
-// Canvas-painted textures for Mira: the eyes' iris, the teeth and the hair's strands.
+// Canvas-painted textures for Mira: the eyes' iris and the teeth.
 import * as THREE from "three";
 
 function canvasTexture(w, h, paint) {
@@ -16,12 +16,12 @@ const mix = (a, b, t) => a + (b - a) * t;
 const noise1 = (u, seeds) => seeds.reduce((s, [k, p, a]) => s + a * Math.sin(u * k + p), 0);
 
 /** An eyeball in equirectangular form; the top row is the pupil's centre. */
-export function eyeTexture(iris = [70, 142, 120], inner = [196, 150, 76]) {
-  return canvasTexture(1024, 512, (g, w, h) => {
+export function eyeTexture(iris = [72, 146, 128], inner = [196, 150, 78]) {
+  return canvasTexture(768, 384, (g, w, h) => {
     const img = g.createImageData(w, h);
     const seeds = Array.from({ length: 9 }, (_, i) => [7 + i * 11, i * 1.7, 1 / (i + 2)]);
-    const irisEdge = 0.56; // radians from the front
-    const pupil = 0.2;
+    const irisEdge = 0.64; // radians from the front
+    const pupil = 0.24;
     for (let y = 0; y < h; y++) {
       const theta = (y / h) * Math.PI;
       for (let x = 0; x < w; x++) {
@@ -73,28 +73,5 @@ export function teethTexture(lower = false) {
     gum.addColorStop(1, "rgba(181,82,90,0)");
     g.fillStyle = gum;
     g.fillRect(0, 0, w, h);
-  });
-}
-
-/** Fine strands running from the crown down (v), varied across (u). */
-export function hairTexture(base = [48, 29, 22], light = [112, 70, 46]) {
-  return canvasTexture(1024, 512, (g, w, h) => {
-    const img = g.createImageData(w, h);
-    const col = new Float32Array(w);
-    for (let x = 0; x < w; x++) {
-      const u = x / w;
-      col[x] =
-        0.5 + 0.25 * Math.sin(u * 310) * Math.sin(u * 57) + 0.25 * Math.sin(u * 1200 + Math.sin(u * 40) * 3);
-    }
-    for (let y = 0; y < h; y++) {
-      const sheen = Math.exp(-(((y / h - 0.3) / 0.06) ** 2)); // a soft highlight band
-      for (let x = 0; x < w; x++) {
-        const t = Math.min(1, Math.max(0, col[x] * 0.55 + sheen * 0.45 * col[x]));
-        const i = (y * w + x) * 4;
-        for (let k = 0; k < 3; k++) img.data[i + k] = mix(base[k], light[k], t);
-        img.data[i + 3] = 255;
-      }
-    }
-    g.putImageData(img, 0, 0);
   });
 }

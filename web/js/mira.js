@@ -5,7 +5,9 @@ import { AvatarBase, SILENCE } from "./avatar-base.js";
 import { buildMaterials } from "./mira-materials.js";
 import { buildBody, buildGlasses } from "./mira-outfit.js";
 import { JAW_ANGLE, VISEME_POSES } from "./mira-shapes.js";
-import { buildBrow, buildEye, buildHair, buildHead, buildLips, buildMouth } from "./mira-parts.js";
+import { LID_CLOSED, LID_OPEN, LOWER_OPEN, buildBrow, buildEar, buildEye } from "./mira-features.js";
+import { buildHair } from "./mira-hair.js";
+import { buildHead, buildLips, buildMouth } from "./mira-parts.js";
 import { VISEMES, follow } from "./visemes.js";
 
 
@@ -19,14 +21,15 @@ export class Mira extends AvatarBase {
     const head = new THREE.Group();
     head.position.set(0, 0.62, 0.1);
     this.headGroup.add(head);
-    const detail = stage.software ? 0.6 : 1; // software WebGL: fewer vertices
-    this.head = new THREE.Mesh(buildHead(detail), m.skin);
-    this.hair = new THREE.Mesh(buildHair(detail), m.hair);
+    // software WebGL: fewer vertices, most of them kept for the face
+    this.head = new THREE.Mesh(buildHead(stage.software ? 0.7 : 1), m.skin);
+    this.hair = new THREE.Mesh(buildHair(stage.software ? 0.6 : 1), m.hair);
     this.lips = new THREE.Mesh(buildLips(), m.lips);
     this.mouth = buildMouth(m);
     this.eyes = [-1, 1].map((side) => buildEye(m, side));
     this.brows = [-1, 1].map((side) => buildBrow(m.brow, side));
     this.browRest = this.brows.map((b) => b.position.y);
+    this.ears = [-1, 1].map((side) => buildEar(m.skin, side));
     this.glasses = buildGlasses(m.frame, m.lens);
     head.add(
       this.head,
@@ -35,12 +38,13 @@ export class Mira extends AvatarBase {
       this.mouth.cavity,
       this.mouth.upperTeeth,
       this.mouth.jaw,
+      ...this.ears,
       this.glasses,
     );
     for (const e of this.eyes) head.add(e.group);
     head.add(...this.brows);
     this.body = new THREE.Group();
-    this.body.add(...buildBody(m.plainSkin, m.cloth));
+    this.body.add(...buildBody(m.skin, m.cloth));
     this.root.add(this.headGroup, this.body);
     stage.scene.add(this.root);
     stage.frame((t, dt) => this.update(t, dt));
@@ -60,7 +64,7 @@ export class Mira extends AvatarBase {
     const head = this.head.morphTargetInfluences;
     head[0] = rig.open;
     head[1] = rig.wide;
-    head[2] = rig.round + 0.5 * p.pucker;
+    head[2] = rig.round + 0.85 * p.pucker; // the skin follows the puckered lips in
     head[3] = p.smile;
     head[4] = rig.upper;
     this.mouth.jaw.rotation.x = JAW_ANGLE * rig.open;
@@ -75,9 +79,9 @@ export class Mira extends AvatarBase {
     this.body.position.y = 0.006 * p.breath;
     for (const e of this.eyes) {
       e.ball.rotation.set(-p.gazePitch, p.gazeYaw, 0);
-      const open = -0.16 - 0.16 * p.lidWide - 0.35 * p.gazePitch;
-      e.upper.rotation.x = open + (0.6 - open) * p.blink;
-      e.lower.rotation.x = -0.02 - 0.1 * p.smile - 0.1 * p.gazePitch - 0.25 * p.blink;
+      const open = LID_OPEN - 0.16 * p.lidWide - 0.35 * p.gazePitch;
+      e.upper.rotation.x = open + (LID_CLOSED - open) * p.blink;
+      e.lower.rotation.x = LOWER_OPEN - 0.1 * p.smile - 0.1 * p.gazePitch - 0.35 * p.blink;
     }
     this.brows.forEach((b, i) => {
       const side = i === 0 ? -1 : 1;

@@ -20,16 +20,20 @@ export class Stage {
     this.camera.position.set(0, -0.05, 5.6);
     this.target = new THREE.Vector3(0, -0.2, 0);
     this.view = { width: 2.3, height: 2.7 };
-    const key = new THREE.DirectionalLight("#fff0e2", 2.3);
-    key.position.set(-2.2, 2.4, 3.2);
-    const fill = new THREE.DirectionalLight("#e2ebff", 1.05);
-    fill.position.set(2.6, 0.2, 2.4);
-    this.rim = new THREE.DirectionalLight(RIM.jarvis.clone(), 2.6);
+    // a soft portrait light: a warm key high on the left, a broad fill on the right, a warm
+    // bounce from below (no black under the chin), rims behind and a bright sky
+    const key = new THREE.DirectionalLight("#fff1e4", 2.1);
+    key.position.set(-2.0, 2.3, 3.6);
+    const fill = new THREE.DirectionalLight("#f0f0ff", 0.85);
+    fill.position.set(2.8, 0.7, 3.0);
+    const bounce = new THREE.DirectionalLight("#ffd9c2", 0.55);
+    bounce.position.set(0.3, -2.6, 2.4);
+    this.rim = new THREE.DirectionalLight(RIM.jarvis.clone(), 2.4);
     this.rim.position.set(2.2, 1.8, -3);
-    this.rim2 = new THREE.DirectionalLight(RIM.jarvis.clone(), 1.6);
+    this.rim2 = new THREE.DirectionalLight(RIM.jarvis.clone(), 1.5);
     this.rim2.position.set(-2.4, 1.2, -2.6);
-    const sky = new THREE.HemisphereLight("#f6efff", "#3a2c28", 0.45);
-    this.scene.add(key, fill, this.rim, this.rim2, sky);
+    const sky = new THREE.HemisphereLight("#fff3ea", "#a07c70", 0.75);
+    this.scene.add(key, fill, bounce, this.rim, this.rim2, sky);
     this.callbacks = [];
     this.frames = 0;
     this.last = null;
