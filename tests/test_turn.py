@@ -7,11 +7,12 @@ virtual clock, so nothing really waits.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
 
-from zenglow.engines.base import EngineError
+from zenglow.engines.base import ChatMessage, EngineError
 from zenglow.events import AudioOut, SessionEvent, TextOut
 from zenglow.speaker import Speaker
 from zenglow.turn import Turn, speakable
@@ -240,6 +241,38 @@ def test_speakable_strips_markup_and_keeps_words() -> None:
     assert speakable("- one\n- two\n• three") == "one two three"
     assert speakable("5 - 3 is 2.") == "5 - 3 is 2."  # a minus sign is not a bullet
     assert speakable("***") == ""
+
+
+class Replies:
+    """A chat model whose n-th reply is the n-th script (the last one from then on)."""
+
+    name = "replies"
+
+    def __init__(self, *scripts: list[str]) -> None:
+        self.scripts = scripts
+        self.calls = 0
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None
+    ) -> AsyncIterator[str]:
+        self.calls += 1
+        for token in self.scripts[min(self.calls, len(self.scripts)) - 1]:
+            yield token
+
+
+@pytest.mark.parametrize("audio", [True, False])
+async def test_an_empty_reply_is_asked_for_once_more(audio: bool) -> None:
+    async with Rig([], audio=audio) as rig:
+        rig.turn.chat = chat = Replies([" ", "\n"], words("Here I am."))
+        await rig.run() if audio else await rig.turn.run()
+    assert chat.calls == 2 and rig.turn.text.strip() == "Here I am."
+    if audio:
+        assert rig.tts.texts == ["Here I am."] and rig.audio_out
+
+    async with Rig([], audio=audio) as rig:  # a model that never says anything: no loop
+        rig.turn.chat = chat = Replies([])
+        await rig.run() if audio else await rig.turn.run()
+    assert chat.calls == 2 and rig.turn.text == "" and not rig.audio_out
 
 
 async def test_metrics_have_every_key_as_a_non_negative_number() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -22,6 +23,10 @@ from .events import PersonaChanged, SessionEvent, TextOut
 from .speaker import Speaker
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+EMPTY_RETRIES = 1  # an empty reply from the chat model is asked for again this many times
 
 _MARKUP = re.compile(r"[*_`#]+|^\s*[-•]\s+", re.MULTILINE)
 
@@ -141,22 +146,29 @@ class Turn:
         kwargs: dict[str, Any] = {}
         if "on_failover" in inspect.signature(self.chat.stream).parameters:
             kwargs["on_failover"] = self._failed_over
-        stream = self.chat.stream(self.messages, max_tokens=self.max_tokens, **kwargs)
-        async with _closing(stream):
-            async for delta in stream:
-                while self._handovers:
-                    await self._take_over(self._handovers.pop(0), chunker, sentences)
-                if self._resuming:
-                    delta, self._resuming = delta.lstrip(), False
-                if self.marks.first_token is None:
-                    self.marks.first_token = self.clock()
-                self.output_tokens += 1
-                self.text += delta
-                if sentences is None:
-                    await self.emit(TextOut(self.response_id, self.item_id, delta))
-                    continue
-                for sentence in chunker.add(delta):
-                    await self._queue_sentence(sentences, sentence)
+        for _ in range(1 + EMPTY_RETRIES):
+            before = len(self.text)
+            stream = self.chat.stream(self.messages, max_tokens=self.max_tokens, **kwargs)
+            async with _closing(stream):
+                async for delta in stream:
+                    while self._handovers:
+                        await self._take_over(self._handovers.pop(0), chunker, sentences)
+                    if self._resuming:
+                        delta, self._resuming = delta.lstrip(), False
+                    if self.marks.first_token is None:
+                        self.marks.first_token = self.clock()
+                    self.output_tokens += 1
+                    self.text += delta
+                    if sentences is None:
+                        await self.emit(TextOut(self.response_id, self.item_id, delta))
+                        continue
+                    for sentence in chunker.add(delta):
+                        await self._queue_sentence(sentences, sentence)
+            if self.text[before:].strip():
+                break
+            # A sampled model now and then ends its reply before saying anything; silence
+            # would leave the user waiting, so it is asked once more.
+            log.info("response %s: the chat model said nothing; asking again", self.response_id)
         if sentences is not None:
             rest = chunker.finish()
             if rest:
