@@ -1,5 +1,7 @@
 """Engine figures on this machine: STT word error rate and latency, Piper real-time factor,
-and the embedded chat model's time to first token.  Medians of several runs.
+and the embedded chat model's time to first token.  Medians of several runs.  Whisper is
+set up as the server sets it up (ZENGLOW_STT__* and the `[stt]` table of ZENGLOW_CONFIG apply),
+e.g. ZENGLOW_STT__MIN_WINDOW_S=30 for the full 30 s window.
 
     .venv/bin/python bench/engines.py [--runs 5] [--folder ../shared/speech/setA]
 """
@@ -17,7 +19,8 @@ from pathlib import Path
 from zenglow.audio import read_audio
 from zenglow.engines.llamacpp import LlamaCppChat
 from zenglow.engines.piper import PiperTTS
-from zenglow.engines.whisper import FasterWhisperSTT
+from zenglow.engines.runtime import stt_from
+from zenglow.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 SENTENCES = [
@@ -37,13 +40,22 @@ def stt_figures(folder: Path, runs: int) -> None:
 
     with open(folder / "manifest.tsv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    stt = FasterWhisperSTT()
+    stt = stt_from(load_settings(None))  # $ZENGLOW_CONFIG and ZENGLOW_STT__* apply
     t0 = time.perf_counter()
     stt.load()
-    print(f"whisper tiny.en load: {time.perf_counter() - t0:.2f} s")
+    print(
+        f"whisper {stt.model_path.name} load: {time.perf_counter() - t0:.2f} s "
+        f"(window: the audio + 3 s, at least {stt.min_window_s:g} s)"
+    )
     refs, hyps, by_len = [], [], []
-    norm = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(),
-                          jiwer.RemoveMultipleSpaces(), jiwer.Strip()])
+    norm = jiwer.Compose(
+        [
+            jiwer.ToLowerCase(),
+            jiwer.RemovePunctuation(),
+            jiwer.RemoveMultipleSpaces(),
+            jiwer.Strip(),
+        ]
+    )
     for row in rows:
         audio = read_audio(folder / row["file"])
         times = []
@@ -78,8 +90,10 @@ def tts_figures(runs: int) -> None:
             total, first, audio_s = asyncio.run(speak(text))
             rtf.append(total / audio_s)
             firsts.append(first)
-    print(f"Piper joe-medium real-time factor: {statistics.median(rtf):.3f} "
-          f"(first audio {median_ms(firsts)}; {len(rtf)} sentences)")
+    print(
+        f"Piper joe-medium real-time factor: {statistics.median(rtf):.3f} "
+        f"(first audio {median_ms(firsts)}; {len(rtf)} sentences)"
+    )
 
 
 def llm_figures(runs: int) -> None:
@@ -106,8 +120,10 @@ def llm_figures(runs: int) -> None:
             firsts.append(first)
             if n > 1:
                 rates.append((n - 1) / max(total - first, 1e-6))
-    print(f"LLM time to first token: {median_ms(firsts)}; "
-          f"{statistics.median(rates):.0f} tokens/s ({len(firsts)} replies)")
+    print(
+        f"LLM time to first token: {median_ms(firsts)}; "
+        f"{statistics.median(rates):.0f} tokens/s ({len(firsts)} replies)"
+    )
 
 
 def main() -> None:
