@@ -11,7 +11,9 @@ from zenglow.app import create_app
 from zenglow.engines.runtime import Engines, build_engines
 from zenglow.settings import load_settings
 
+from .fakes import ScriptedChat
 from .server import LoopbackServer
+from .web_lips import REPLY
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +35,14 @@ def engines_with(engines: Engines, **settings_changes: object) -> Engines:
     """The same loaded engines under changed settings (e.g. a smaller session cap)."""
     settings = engines.settings.model_copy(update=settings_changes)
     return dataclasses.replace(engines, settings=settings)
+
+
+@pytest.fixture(scope="module")
+def scripted_server(engines: Engines) -> Iterator[LoopbackServer]:
+    """Real speech in and out, and a chat model that always gives `web_lips.REPLY`: a reply of
+    known length, for measuring the lips against the sound."""
+    eng = engines_with(engines)
+    words = [w + " " for w in REPLY.split(" ")]
+    eng.chats = {name: ScriptedChat(words, delay_s=0.01) for name in eng.settings.personas}
+    with LoopbackServer(create_app(eng.settings, eng)) as srv:
+        yield srv

@@ -24,7 +24,6 @@ from playwright.sync_api import BrowserContext, Page, Playwright, Route, sync_pl
 from zenglow.app import create_app
 
 from .conftest import engines_with
-from .fakes import ScriptedChat
 from .server import LoopbackServer
 from .speech import clip, normalise, wer
 from .test_realtime_robust import LongReplyChat
@@ -40,6 +39,7 @@ from .web_browser import (
     wait_lips_at_rest,
     wait_state,
 )
+from .web_lips import LOUD, QUIET, lip_lag
 
 # The `zenglow.visemes` events as the page received them, tapped from the data channel.
 TAP = """(() => {
@@ -102,26 +102,6 @@ ENERGY = """async () => {
   return energy;
 }"""
 
-LOUD, QUIET = 0.03, 0.004
-
-# The reply whose lips are measured: a real model's replies vary from a word to a paragraph,
-# and a short one has too few loud and quiet edges to place the lips within tens of ms.
-REPLY = (
-    "Here is what I found. The lamps light up one by one along the quiet street. "
-    "After that, the evening settles in, and the whole city hums softly. "
-    "Would you like to hear more?"
-)
-
-
-@pytest.fixture(scope="module")
-def scripted_server(engines) -> Iterator[LoopbackServer]:
-    """Real speech in and out, and a chat model that always gives `REPLY`."""
-    eng = engines_with(engines)
-    words = [w + " " for w in REPLY.split(" ")]
-    eng.chats = {name: ScriptedChat(words, delay_s=0.01) for name in eng.settings.personas}
-    with LoopbackServer(create_app(eng.settings, eng)) as srv:
-        yield srv
-
 
 @pytest.fixture(scope="module")
 def pw() -> Iterator[Playwright]:
@@ -147,38 +127,6 @@ def until(cond: Callable[[], bool], within: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {within} s: {what}")
         time.sleep(0.1)
-
-
-def speech_at(cues: list[tuple[float, float, str]], ms: float) -> bool:
-    return any(s <= ms < e and v != "sil" for s, e, v in cues)
-
-
-def lip_lag(sound: list[dict], events: list[dict]) -> tuple[int, float]:
-    """The shift (ms) of the cue timeline that best matches what the analyser heard, and the
-    share of clearly loud or clearly quiet samples that agree with the cues at that shift."""
-    cues: dict[str, list[tuple[float, float, str]]] = {}
-    for ev in events:
-        base = ev["audio_offset_ms"]
-        cues.setdefault(ev["response_id"], []).extend(
-            (base + c["start_ms"], base + c["end_ms"], c["viseme"]) for c in ev["cues"]
-        )
-    heard = [
-        (s["heard"]["responseId"], s["heard"]["ms"], s["rms"] > LOUD)
-        for s in sound
-        if s["heard"] and (s["rms"] > LOUD or s["rms"] < QUIET)
-    ]
-    assert len(heard) > 50, f"too few samples while a reply was heard: {len(heard)}"
-
-    def agree(lag: int) -> float:
-        hits = sum(speech_at(cues.get(r, []), ms + lag) == loud for r, ms, loud in heard)
-        return hits / len(heard)
-
-    scores = {lag: agree(lag) for lag in range(-400, 401, 10)}
-    top = max(scores.values())
-    # A short reply has few loud/quiet edges, so shifts a few percent apart are equally good
-    # fits: report the smallest shift among them, not the noise-picked maximum.
-    best = min((lag for lag, score in scores.items() if score >= top - 0.03), key=abs)
-    return best, scores[best]
 
 
 def connect(page: Page, kind: str) -> None:
