@@ -11,7 +11,7 @@ from zenglow.app import create_app
 from zenglow.engines.runtime import Engines, build_engines
 from zenglow.settings import load_settings
 
-from .fakes import ScriptedChat
+from .fakes import LONG_REPLY, ScriptedChat
 from .server import LoopbackServer
 from .web_lips import REPLY
 
@@ -37,12 +37,23 @@ def engines_with(engines: Engines, **settings_changes: object) -> Engines:
     return dataclasses.replace(engines, settings=settings)
 
 
-@pytest.fixture(scope="module")
-def scripted_server(engines: Engines) -> Iterator[LoopbackServer]:
-    """Real speech in and out, and a chat model that always gives `web_lips.REPLY`: a reply of
-    known length, for measuring the lips against the sound."""
+def _server_saying(engines: Engines, reply: str) -> Iterator[LoopbackServer]:
+    """A server on the real engines whose chat model, for every persona, streams `reply`
+    word by word: speech in and out stay real, the reply is known."""
     eng = engines_with(engines)
-    words = [w + " " for w in REPLY.split(" ")]
+    words = [w + " " for w in reply.split(" ")]
     eng.chats = {name: ScriptedChat(words, delay_s=0.01) for name in eng.settings.personas}
     with LoopbackServer(create_app(eng.settings, eng)) as srv:
         yield srv
+
+
+@pytest.fixture(scope="module")
+def scripted_server(engines: Engines) -> Iterator[LoopbackServer]:
+    """Always `web_lips.REPLY`: a reply of known length, to measure the lips against."""
+    yield from _server_saying(engines, REPLY)
+
+
+@pytest.fixture(scope="module")
+def long_server(engines: Engines) -> Iterator[LoopbackServer]:
+    """Always `fakes.LONG_REPLY`, about 25 s of speech: something to talk over."""
+    yield from _server_saying(engines, LONG_REPLY)

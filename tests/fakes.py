@@ -18,6 +18,17 @@ from zenglow.engines.base import ChatMessage, EngineError, SpeechChunk, VisemeCu
 Log = list[tuple[str, str]]
 
 
+# A reply that goes on for about 25 s of speech, so a barge-in always lands mid-reply (real
+# models cannot promise that).
+LONG_REPLY = (
+    "Let me tell you a long story about the sea. The waves rolled in all morning, one after "
+    "another, grey and green under a low sky. A small boat left the harbour before dawn. "
+    "Its captain knew every rock along the coast, and every current that ran between them. "
+    "By noon the wind had turned, and the sails filled with a cold breeze from the north. "
+    "Nobody on board said a word for a long time. "
+)
+
+
 class ScriptedChat:
     """A ChatModel that streams the given tokens, optionally failing after `fail_after`.
 

@@ -5,49 +5,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
 
 import numpy as np
 import pytest
 import websockets
 
 from zenglow.app import create_app
-from zenglow.engines.base import ChatMessage
 
 from .conftest import engines_with
+from .fakes import LONG_REPLY
 from .server import LoopbackServer, clip_pcm24, connect, user_text
 from .speech import clip, wer
-
-LONG_REPLY = (
-    "Let me tell you a long story about the sea. The waves rolled in all morning, one after "
-    "another, grey and green under a low sky. A small boat left the harbour before dawn. "
-    "Its captain knew every rock along the coast, and every current that ran between them. "
-    "By noon the wind had turned, and the sails filled with a cold breeze from the north. "
-    "Nobody on board said a word for a long time. "
-)
-
-
-class LongReplyChat:
-    """A chat model that talks for a long time, so a barge-in always lands mid-reply.
-    Real models cannot promise that; speech in and out stays real."""
-
-    name = "long-reply"
-
-    async def stream(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None
-    ) -> AsyncIterator[str]:
-        for word in LONG_REPLY.split(" "):
-            await asyncio.sleep(0.01)
-            yield word + " "
-
-
-@pytest.fixture(scope="module")
-def long_server(engines) -> Iterator[LoopbackServer]:
-    chat = LongReplyChat()
-    eng = engines_with(engines)
-    eng.chats = {name: chat for name in eng.settings.personas}
-    with LoopbackServer(create_app(eng.settings, eng)) as srv:
-        yield srv
 
 
 async def test_barge_in_cancels_the_reply_and_keeps_what_was_heard(long_server):

@@ -18,7 +18,6 @@ from zenglow.app import create_app
 from .conftest import engines_with
 from .server import LoopbackServer
 from .speech import clip, normalise, wer
-from .test_realtime_robust import LongReplyChat
 from .web_browser import (
     ARTIFACTS,
     SAMPLER,
@@ -26,9 +25,9 @@ from .web_browser import (
     launch,
     mic_wav,
     open_page,
+    page_with_scripted_mic,
     samples,
     say,
-    scripted_mic,
     serving,
     silence_wav,
     wait_lips_at_rest,
@@ -42,15 +41,6 @@ from .web_vrm import vrm_bytes
 def pw() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
-
-
-@pytest.fixture(scope="module")
-def long_server(engines) -> Iterator[LoopbackServer]:
-    chat = LongReplyChat()
-    eng = engines_with(engines)
-    eng.chats = {name: chat for name in eng.settings.personas}
-    with LoopbackServer(create_app(eng.settings, eng)) as srv:
-        yield srv
 
 
 def url(srv: LoopbackServer, path: str = "/") -> str:
@@ -119,11 +109,8 @@ def test_chat_page_conversation_with_moving_lips(pw, server, tmp_path):
 
 def test_lips_follow_the_played_audio_over_the_websocket(pw, scripted_server, tmp_path):
     c = clip("a04")
-    ctx = launch(pw, tmp_path / "profile", mic=None)
-    try:
-        scripted_mic(ctx, c.path)
-        ctx.add_init_script(TAP_PLAYED)
-        page = open_page(ctx, url(scripted_server, "/?transport=ws"))
+    page_url = url(scripted_server, "/?transport=ws")
+    with page_with_scripted_mic(pw, tmp_path / "p", c.path, page_url, TAP_PLAYED) as page:
         page.click("#connect")
         wait_state(page, "listening", 60)
         page.evaluate(SAMPLE_PLAYED)
@@ -133,8 +120,6 @@ def test_lips_follow_the_played_audio_over_the_websocket(pw, scripted_server, tm
         time.sleep(1.0)
         sound = page.evaluate("window.__sound")
         events = page.evaluate("window.__visemes")
-    finally:
-        ctx.close()
     assert events and max(s["rms"] for s in sound) > 0.1
     lag, agreement = lip_lag(sound, events)
     print(f"lips vs sound: {lag} ms, {agreement:.0%} of samples agree")

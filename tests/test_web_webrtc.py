@@ -21,39 +21,21 @@ import pytest
 from fastapi import FastAPI
 from playwright.sync_api import BrowserContext, Page, Playwright, Route, sync_playwright
 
-from zenglow.app import create_app
-
-from .conftest import engines_with
 from .server import LoopbackServer
 from .speech import clip, normalise, wer
-from .test_realtime_robust import LongReplyChat
 from .web_browser import (
     SAMPLER,
     launch,
     mic_wav,
     open_page,
+    page_with_scripted_mic,
     samples,
     say,
-    scripted_mic,
     silence_wav,
     wait_lips_at_rest,
     wait_state,
 )
 from .web_lips import LOUD, QUIET, lip_lag
-
-# The `zenglow.visemes` events as the page received them, tapped from the data channel.
-TAP = """(() => {
-  window.__visemes = [];
-  const create = RTCPeerConnection.prototype.createDataChannel;
-  RTCPeerConnection.prototype.createDataChannel = function (...args) {
-    const ch = create.apply(this, args);
-    ch.addEventListener("message", ({ data }) => {
-      const ev = JSON.parse(data);
-      if (ev.type === "zenglow.visemes") window.__visemes.push(ev);
-    });
-    return ch;
-  };
-})();"""
 
 # Every event the page received on the data channel, with its arrival (performance.now()).
 TAP_ALL = """(() => {
@@ -140,11 +122,7 @@ def connect(page: Page, kind: str) -> None:
 def test_chat_page_talks_over_webrtc_with_lips_on_the_played_audio(pw, scripted_server, tmp_path):
     server = scripted_server
     c = clip("a04")
-    ctx = launch(pw, tmp_path / "profile", mic=None)
-    try:
-        scripted_mic(ctx, c.path)
-        ctx.add_init_script(TAP)
-        page = open_page(ctx, url(server))
+    with page_with_scripted_mic(pw, tmp_path / "p", c.path, url(server), TAP_ALL) as page:
         page.evaluate(SAMPLER)
         before = live_calls(server)
         connect(page, "webrtc")
@@ -159,7 +137,9 @@ def test_chat_page_talks_over_webrtc_with_lips_on_the_played_audio(pw, scripted_
         wait_state(page, "listening", 120)
         time.sleep(1.5)
         sound = page.evaluate("window.__sound")
-        events = page.evaluate("window.__visemes")
+        events = page.evaluate(
+            "window.__events.map(e => e.ev).filter(ev => ev.type === 'zenglow.visemes')"
+        )
         energy = page.evaluate(ENERGY)
         seen = samples(page)
 
@@ -193,29 +173,14 @@ def test_chat_page_talks_over_webrtc_with_lips_on_the_played_audio(pw, scripted_
         page.click("#connect")
         until(lambda: not ours & live_calls(server), 20, "the call was hung up")
         assert page.inner_text("#status") == "Not connected"
-    finally:
-        ctx.close()
 
 
 PURE_CHECKS = (Path(__file__).parent / "web_webrtc_checks.js").read_text()
 
 
-@pytest.fixture(scope="module")
-def long_server(engines) -> Iterator[LoopbackServer]:
-    """Real speech in and out, and a chat model that talks for a long time."""
-    eng = engines_with(engines)
-    eng.chats = {name: LongReplyChat() for name in eng.settings.personas}
-    with LoopbackServer(create_app(eng.settings, eng)) as srv:
-        yield srv
-
-
 def test_talking_over_the_reply_silences_the_track_and_the_lips(pw, long_server, tmp_path):
     c = clip("a04")
-    ctx = launch(pw, tmp_path / "profile", mic=None)
-    try:
-        scripted_mic(ctx, c.path)
-        ctx.add_init_script(TAP_ALL)
-        page = open_page(ctx, url(long_server))
+    with page_with_scripted_mic(pw, tmp_path / "p", c.path, url(long_server), TAP_ALL) as page:
         connect(page, "webrtc")
         page.evaluate(SOUND)
         page.fill("#text", "Tell me a long story about the sea.")
@@ -262,8 +227,6 @@ def test_talking_over_the_reply_silences_the_track_and_the_lips(pw, long_server,
             return any(len(set(normalise(t).split()) & words) >= 3 for t in texts)
 
         until(heard_the_clip, 60, "the words said over the reply")
-    finally:
-        ctx.close()
 
 
 def test_pure_webrtc_client_pieces(pw, server, tmp_path):

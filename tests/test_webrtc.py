@@ -8,7 +8,7 @@ import math
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -27,7 +27,6 @@ from .conftest import engines_with
 from .fakes import FakeClock
 from .server import LoopbackServer, clip_pcm24, connect, user_text
 from .speech import clip, wer
-from .test_realtime_robust import LongReplyChat
 from .webrtc_peer import Peer, rms, speech_frames
 
 MINIMAL_SDP = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
@@ -311,15 +310,6 @@ async def test_a_microphone_that_stops_sending_mid_turn_still_ends_the_turn(serv
         await peer.close()
     assert stopped["item_id"] == done["item_id"]
     assert wer(c.transcript, done["transcript"]) < 0.5  # most of it, cut before its end
-
-
-@pytest.fixture(scope="module")
-def long_server(engines) -> Iterator[LoopbackServer]:
-    chat = LongReplyChat()
-    eng = engines_with(engines)
-    eng.chats = {name: chat for name in eng.settings.personas}
-    with LoopbackServer(create_app(eng.settings, eng)) as srv:
-        yield srv
 
 
 async def test_barge_in_silences_the_track_at_once(long_server) -> None:

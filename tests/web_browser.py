@@ -146,6 +146,22 @@ def scripted_mic(ctx: BrowserContext, clip: Path) -> None:
     ctx.route(f"**{CLIP_URL}", lambda route: route.fulfill(body=body, content_type="audio/wav"))
 
 
+@contextmanager
+def page_with_scripted_mic(
+    pw: Playwright, profile: Path, clip: Path, url: str, *init_scripts: str
+) -> Iterator[Page]:
+    """A fresh browser on `url` with the scripted microphone (`say(page)` speaks `clip`) and
+    the given scripts run before the page's own."""
+    ctx = launch(pw, profile, mic=None)
+    try:
+        scripted_mic(ctx, clip)
+        for script in init_scripts:
+            ctx.add_init_script(script)
+        yield open_page(ctx, url)
+    finally:
+        ctx.close()
+
+
 def say(page: Page) -> float:
     return float(page.evaluate(f"window.__say({CLIP_URL!r})"))
 
