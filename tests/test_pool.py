@@ -11,7 +11,14 @@ import pytest
 
 from zenglow.app import create_app
 from zenglow.engines.base import EngineError
-from zenglow.engines.endpoint import Endpoint, NvmlBusy, Slots, failure_kind, rank
+from zenglow.engines.endpoint import (
+    FLAP_WINDOW_S,
+    Endpoint,
+    NvmlBusy,
+    Slots,
+    failure_kind,
+    rank,
+)
 from zenglow.engines.llamacpp import LlamaCppChat
 from zenglow.engines.openai_compat import OpenAICompatChat
 from zenglow.engines.pool import ChatPool, FailoverInfo, NoEndpointError, continuation, joined
@@ -478,3 +485,15 @@ async def test_an_app_that_built_its_engines_stops_their_probes_when_it_stops() 
         assert all(not pool.probing for pool in pools.values())  # cancelled at shutdown
     finally:
         up.stop()
+
+
+def test_an_endpoint_that_keeps_failing_soon_after_recovering_is_probed_later() -> None:
+    e = Endpoint(ScriptedChat(["x"]), cfg(dead_url(), "a"))
+    assert e.first_probe_delay(0.5, 30.0, now=100.0) == 0.5  # never recovered before
+    e.recovered_at = 100.0
+    assert e.first_probe_delay(0.5, 30.0, now=110.0) == 1.0  # down 10 s after coming back
+    e.recovered_at = 120.0
+    assert e.first_probe_delay(0.5, 30.0, now=121.0) == 2.0
+    e.recovered_at = 130.0
+    assert [e.first_probe_delay(0.5, 30.0, now=131.0) for _ in range(6)][-1] == 30.0  # capped
+    assert e.first_probe_delay(0.5, 30.0, now=130.0 + FLAP_WINDOW_S) == 0.5  # it held a while

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 FAILURE_KINDS = ("unreachable", "timeout", "stall", "http", "model_missing", "other")
 _EWMA_WEIGHT = 0.3  # weight of the newest time-to-first-token in the running average
 
+# Down again this soon after a probe let it back in: the probe passes while real requests fail,
+# so the next probe waits twice as long as the last one started with.
+FLAP_WINDOW_S = 60.0
 GpuBusy = Callable[[int], float | None]  # GPU index -> utilisation 0..1, None when unknown
 
 
@@ -108,6 +111,8 @@ class Endpoint:
         self.healthy = True
         self.down_reason: str | None = None
         self.ttft_ewma: float | None = None  # seconds; None until a first token arrived
+        self.recovered_at: float | None = None  # monotonic time a probe last let it back in
+        self.flaps = 0  # times in a row it went down again soon after recovering
 
     @property
     def name(self) -> str:
@@ -163,6 +168,13 @@ class Endpoint:
             return str(e)
         return None
 
+    def first_probe_delay(self, first_s: float, max_s: float, now: float) -> float:
+        """When to probe an endpoint that just went down: after `first_s`, doubled for each
+        time in a row it failed within `FLAP_WINDOW_S` of a probe letting it back in."""
+        flapping = self.recovered_at is not None and now - self.recovered_at < FLAP_WINDOW_S
+        self.flaps = self.flaps + 1 if flapping else 0
+        return min(first_s * 2**self.flaps, max(max_s, first_s))
+
     async def probe_until_up(self, first_s: float, max_s: float, timeout_s: float) -> None:
         """Check after `first_s`, then at doubling intervals up to `max_s`, until a check
         passes; then mark the endpoint healthy."""
@@ -172,6 +184,7 @@ class Endpoint:
             problem = await self.check(timeout_s)
             if problem is None:
                 self.healthy, self.down_reason = True, None
+                self.recovered_at = time.monotonic()
                 return
             self.down_reason = problem
             delay = min(delay * 2, max_s)

@@ -255,7 +255,8 @@ class ChatPool:
             task.add_done_callback(functools.partial(self._probe_ended, endpoint.name))
 
     async def _probe_loop(self, endpoint: Endpoint) -> None:
-        await endpoint.probe_until_up(self.probe_first_s, self.probe_max_s, self.probe_timeout_s)
+        first = endpoint.first_probe_delay(self.probe_first_s, self.probe_max_s, time.monotonic())
+        await endpoint.probe_until_up(first, self.probe_max_s, self.probe_timeout_s)
         log.info("chat endpoint %s/%s is back up", self.name, endpoint.name)
 
     def _probe_ended(self, name: str, task: asyncio.Task[None]) -> None:
