@@ -282,11 +282,13 @@ async def test_spoken_turn_over_webrtc(server) -> None:
     )
     spoken = speech_frames(peer)
     assert voiced and spoken
-    # The end is found at the idle level: a soft final consonant after a stop's closure can
-    # fall below the speech level (Opus smooths it further) and would end the speech early.
+    # The end is found at the idle level: a faint final consonant is still speech.
     heard_start, heard_end = spoken[0].pts / 48, speech_frames(peer, 0.001)[-1].pts / 48 + 20
     assert abs(heard_start - first_cue) < 80, (heard_start, first_cue)
-    assert abs(heard_end - last_cue) < 120, (heard_end, last_cue)
+    # A reply's last phoneme is often a stop ("it.", "that."): its closure is silent and its
+    # release faint, so the sound may fade up to ~200 ms before the last mouth shape ends
+    # (80 ms in Piper's own output, more after Opus); it must not run on past it.
+    assert -200 < heard_end - last_cue < 120, (heard_end, last_cue)
     assert speech_ms(spoken) > max(200.0, 0.6 * (last_cue - first_cue))  # real speech, not clicks
     before = [h for h in peer.heard if h.pts / 48 < cues[0]["track_time_ms"] - 40]
     assert before and max(rms(h.pcm) for h in before[-25:]) < 0.001  # silent while idle

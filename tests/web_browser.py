@@ -166,6 +166,14 @@ def say(page: Page) -> float:
     return float(page.evaluate(f"window.__say({CLIP_URL!r})"))
 
 
+# What the page says about itself, for a failed wait.
+DIAGNOSIS = """() => ({
+  state: window.zenglow.state(), transport: window.zenglow.transport(),
+  connections: window.zenglow.connections(), errors: window.zenglow.errors(),
+  received: window.zenglow.received(), note: document.querySelector("#note")?.innerText,
+  status: document.querySelector("#status")?.innerText,
+})"""
+
 AT_REST = """() => {
   const v = window.zenglow.visemes();
   return v.sil > 0.9 && Object.entries(v).every(([k, w]) => k === "sil" || w < 0.1);
@@ -182,10 +190,14 @@ def wait_lips_at_rest(page: Page, timeout_s: float = 5.0) -> None:
 
 
 def wait_state(page: Page, state: str | None, timeout_s: float) -> None:
-    page.wait_for_function(
-        f"window.zenglow.state() === {state!r}" if state else "window.zenglow.state() === null",
-        timeout=timeout_s * 1000,
-    )
+    try:
+        page.wait_for_function(
+            f"window.zenglow.state() === {state!r}" if state else "window.zenglow.state() === null",
+            timeout=timeout_s * 1000,
+        )
+    except PlaywrightTimeout:
+        seen = page.evaluate(DIAGNOSIS)
+        raise AssertionError(f"no state {state!r} within {timeout_s} s: {seen}") from None
 
 
 def free_port() -> int:
