@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import Playwright, sync_playwright
 
 from zenglow.app import create_app
 from zenglow.engines.runtime import Engines, build_engines
@@ -57,3 +58,10 @@ def scripted_server(engines: Engines) -> Iterator[LoopbackServer]:
 def long_server(engines: Engines) -> Iterator[LoopbackServer]:
     """Always `fakes.LONG_REPLY`, about 25 s of speech: something to talk over."""
     yield from _server_saying(engines, LONG_REPLY)
+
+
+@pytest.fixture(scope="module")
+def pw() -> Iterator[Playwright]:
+    """Playwright for the browser tests (sync API: those tests run no event loop)."""
+    with sync_playwright() as p:
+        yield p

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-import pytest
-from playwright.sync_api import Page, Playwright, sync_playwright
+from playwright.sync_api import Page
 
 from zenglow.app import create_app
 
@@ -30,6 +28,7 @@ from .web_browser import (
     say,
     serving,
     silence_wav,
+    url,
     wait_lips_at_rest,
     wait_state,
 )
@@ -37,14 +36,16 @@ from .web_lips import SAMPLE_PLAYED, TAP_PLAYED, lip_lag
 from .web_vrm import vrm_bytes
 
 
-@pytest.fixture(scope="module")
-def pw() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-def url(srv: LoopbackServer, path: str = "/") -> str:
-    return f"http://127.0.0.1:{srv.port}{path}"
+def shot_mid_word(page: Page, name: str, within_s: float = 30.0) -> None:
+    """While Mira speaks, a screenshot once her mouth is clearly open (none if the reply
+    ends first)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline and page.evaluate("window.zenglow.state()") == "speaking":
+        mouth = max(v for k, v in page.evaluate("window.zenglow.visemes()").items() if k != "sil")
+        if mouth > 0.35:
+            shot(page, name)
+            return
+        time.sleep(0.05)
 
 
 def shot(page: Page, name: str) -> None:
@@ -79,17 +80,7 @@ def test_chat_page_conversation_with_moving_lips(pw, server, tmp_path):
         assert wer(c.transcript, user.inner_text()) < 0.35, user.inner_text()
         page.click("#mute")  # the fake microphone loops its file; one turn is enough
         wait_state(page, "speaking", 120)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if page.evaluate("window.zenglow.state()") != "speaking":
-                break
-            mouth = max(
-                v for k, v in page.evaluate("window.zenglow.visemes()").items() if k != "sil"
-            )
-            if mouth > 0.35:
-                shot(page, "chat-speaking.png")
-                break
-            time.sleep(0.05)
+        shot_mid_word(page, "chat-speaking.png")
         wait_state(page, "listening", 120)
         time.sleep(1.5)
         seen = samples(page)
@@ -198,18 +189,7 @@ def test_kiosk_listens_by_itself_and_reconnects_after_a_restart(pw, engines, tmp
             assert_avatar_drawn(page)
             shot(page, "kiosk-idle.png")
             wait_state(page, "speaking", 120)  # it heard the fake microphone and answers
-            deadline = time.monotonic() + 30
-            while (
-                time.monotonic() < deadline
-                and page.evaluate("window.zenglow.state()") == "speaking"
-            ):
-                mouth = max(
-                    v for k, v in page.evaluate("window.zenglow.visemes()").items() if k != "sil"
-                )
-                if mouth > 0.35:
-                    shot(page, "kiosk-speaking.png")
-                    break
-                time.sleep(0.05)
+            shot_mid_word(page, "kiosk-speaking.png")
             wait_state(page, "listening", 120)
         wait_state(page, None, 30)  # the server is gone
         time.sleep(2.0)  # and stays away for a while: the page keeps retrying

@@ -14,12 +14,11 @@ WebRTC section says. Where it has none, the first test fails on the transport it
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from fastapi import FastAPI
-from playwright.sync_api import BrowserContext, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Route
 
 from .server import LoopbackServer
 from .speech import clip, normalise, wer
@@ -32,6 +31,7 @@ from .web_browser import (
     samples,
     say,
     silence_wav,
+    url,
     wait_lips_at_rest,
     wait_state,
 )
@@ -83,16 +83,6 @@ ENERGY = """async () => {
   });
   return energy;
 }"""
-
-
-@pytest.fixture(scope="module")
-def pw() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-def url(srv: LoopbackServer, path: str = "/") -> str:
-    return f"http://127.0.0.1:{srv.port}{path}"
 
 
 def live_calls(srv: LoopbackServer) -> set[str]:

@@ -81,6 +81,10 @@ def launch(
     )
 
 
+def url(srv: LoopbackServer, path: str = "/") -> str:
+    return f"http://127.0.0.1:{srv.port}{path}"
+
+
 def open_page(ctx: BrowserContext, url: str) -> Page:
     page = ctx.pages[0] if ctx.pages else ctx.new_page()
     page.on("pageerror", lambda e: print(f"page error: {e}"))
