@@ -168,9 +168,21 @@ def _fitted_model_class() -> type:
     from faster_whisper import WhisperModel
 
     class FittedWhisperModel(WhisperModel):  # type: ignore[misc]
-        """A WhisperModel that encodes only the first `window_frames` of each window."""
+        """A WhisperModel that encodes only the first `window_frames` of each window.  The
+        setting is per thread: callers of `transcribe_sync` outside the device's worker
+        each keep their own window."""
 
-        window_frames: int | None = None
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._window = threading.local()
+
+        @property
+        def window_frames(self) -> int | None:
+            return getattr(self._window, "frames", None)
+
+        @window_frames.setter
+        def window_frames(self, frames: int | None) -> None:
+            self._window.frames = frames
 
         def encode(self, features: np.ndarray) -> Any:
             if self.window_frames is not None and features.shape[-1] > self.window_frames:
