@@ -16,11 +16,11 @@ import statistics
 import time
 from pathlib import Path
 
-from zenglow.audio import read_audio
 from zenglow.engines.llamacpp import LlamaCppChat
+from zenglow.engines.loader import stt_from
 from zenglow.engines.piper import PiperTTS
-from zenglow.engines.runtime import stt_from
 from zenglow.settings import load_settings
+from zenglow.speech.audio import read_audio
 
 REPO = Path(__file__).resolve().parents[1]
 SENTENCES = [

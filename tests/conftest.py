@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Playwright, sync_playwright
 
 from zenglow.app import create_app
-from zenglow.engines.runtime import Engines, build_engines
+from zenglow.engines.loader import Engines, build_engines
 from zenglow.settings import load_settings
 
 from .fakes import LONG_REPLY, ScriptedChat

@@ -14,7 +14,7 @@ import uvicorn
 import websockets
 from fastapi import FastAPI
 
-from zenglow.audio import float_to_int16, read_audio
+from zenglow.speech.audio import float_to_int16, read_audio
 
 
 class LoopbackServer:

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zenglow import bench
-from zenglow.bench_client import RATE, Tracker, voiced_end
+from zenglow.bench import runner as bench
+from zenglow.bench.client import RATE, Tracker, voiced_end
 from zenglow.cli import main
 
 from .speech import clip, wer
@@ -37,7 +37,7 @@ def test_voiced_end_trims_trailing_silence_but_not_quiet_speech() -> None:
 
 
 def test_real_clip_with_trailing_digital_silence() -> None:
-    from zenglow.audio import read_audio
+    from zenglow.speech.audio import read_audio
 
     audio = read_audio(clip("a09").path, RATE)  # speech 0.3-2.6 s, then silence to 5.0 s
     assert 2.3 < voiced_end(audio) / RATE < 2.9

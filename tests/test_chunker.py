@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from zenglow.chunker import SentenceChunker
+from zenglow.speech.chunker import SentenceChunker
 
 NO_CLAUSE = 10_000  # first_clause_min_words that never lets a clause end the first chunk
 

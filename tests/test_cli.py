@@ -19,8 +19,8 @@ import pytest
 import soundfile as sf
 
 from tests.speech import clip, wer
-from zenglow.audio import read_audio, resample
 from zenglow.engines.base import VISEMES
+from zenglow.speech.audio import read_audio, resample
 
 # tiny.en transcribes the JFK clip without error; 0.15 (three of its 22 words) leaves room
 # for decoding differences between CPUs and library versions, while audio decoded at a

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from zenglow.doctor import (
+from zenglow.ops.doctor import (
     Check,
     EndpointGpu,
     Gpu,

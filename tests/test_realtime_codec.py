@@ -47,7 +47,7 @@ from openai.types.realtime import realtime_conversation_item_user_message as use
 from openai.types.realtime import realtime_response_create_audio_output as response_audio
 
 from zenglow.engines.base import VisemeCue
-from zenglow.transports.realtime import (
+from zenglow.transports.realtime.client_events import (
     OFF,
     AudioAppend,
     AudioClear,
@@ -66,14 +66,14 @@ from zenglow.transports.realtime import (
     TurnDetection,
     parse_client_event,
 )
-from zenglow.transports.realtime_events import (
-    ServerEvents,
+from zenglow.transports.realtime.objects import (
     assistant_item,
     message_item,
     response_object,
     session_object,
     user_audio_item,
 )
+from zenglow.transports.realtime.server_events import ServerEvents
 
 MAX = 1 << 20
 

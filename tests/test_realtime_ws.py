@@ -146,8 +146,8 @@ async def test_two_sessions_at_once(server):
 
 
 def test_silence_is_not_a_turn(engines):
-    from zenglow.listener import Listener
-    from zenglow.vad import TurnConfig
+    from zenglow.conversation.listener import Listener
+    from zenglow.speech.vad import TurnConfig
 
     listener = Listener(engines.new_vad(), TurnConfig())
     listener.push(np.zeros(24000 * 3, np.int16))

@@ -14,10 +14,10 @@ import pytest
 import soundfile as sf
 
 from zenglow.app import create_app
-from zenglow.audio import read_audio, resample
 from zenglow.engines.base import VISEMES
-from zenglow.engines.runtime import Engines
+from zenglow.engines.loader import Engines
 from zenglow.settings import ServerSettings
+from zenglow.speech.audio import read_audio, resample
 
 from .conftest import engines_with
 from .fakes import ScriptedChat

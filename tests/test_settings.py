@@ -10,13 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from zenglow.settings import (
-    ChatSettings,
-    Settings,
-    SettingsError,
-    check_environment,
-    load_settings,
-)
+from zenglow.settings import ChatSettings, Settings, SettingsError, check_environment, load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -9,15 +9,9 @@ import numpy as np
 import pytest
 
 from tests.speech import clip
-from zenglow.audio import read_audio
 from zenglow.engines.base import EngineError, VoiceActivityStream
-from zenglow.engines.silero import (
-    FRAME_SAMPLES,
-    SAMPLE_RATE,
-    SileroModel,
-    SileroVAD,
-    shared_model,
-)
+from zenglow.engines.silero import FRAME_SAMPLES, SAMPLE_RATE, SileroModel, SileroVAD, shared_model
+from zenglow.speech.audio import read_audio
 
 FRAME_S = FRAME_SAMPLES / SAMPLE_RATE
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from zenglow.conversation.events import AudioOut
+from zenglow.conversation.speaker import Speaker
 from zenglow.engines.base import VisemeCue
-from zenglow.events import AudioOut
-from zenglow.speaker import Speaker
 
 from .fakes import FakeClock, until
 

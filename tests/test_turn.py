@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from zenglow.conversation.events import AudioOut, SessionEvent, TextOut
+from zenglow.conversation.speaker import Speaker
+from zenglow.conversation.turn import Turn, speakable
 from zenglow.engines.base import ChatMessage, EngineError
-from zenglow.events import AudioOut, SessionEvent, TextOut
-from zenglow.speaker import Speaker
-from zenglow.turn import Turn, speakable
 
 from .fakes import FakeClock, Log, ScriptedChat, ToneTTS, until
 

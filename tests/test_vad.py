@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from tests.speech import clip
-from zenglow.audio import read_audio
 from zenglow.engines.silero import SileroVAD, shared_model
-from zenglow.vad import (
+from zenglow.speech.audio import read_audio
+from zenglow.speech.vad import (
     SilenceStarted,
     SpeechResumed,
     SpeechStarted,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from zenglow.engines.base import VISEMES, SpeechChunk, VisemeCue
-from zenglow.visemes import cues_from_alignments, spread_cues, viseme_for, visemes_of
+from zenglow.speech.visemes import cues_from_alignments, spread_cues, viseme_for, visemes_of
 
 RATE = 22050
 HOP = 256

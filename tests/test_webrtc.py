@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError
 
-from zenglow import bench
 from zenglow.app import create_app
-from zenglow.bench_client import Tracker
+from zenglow.bench import runner as bench
+from zenglow.bench.client import Tracker
 from zenglow.engines.base import VISEMES
-from zenglow.transports.webrtc import OfferError, check_sdp, offer_from_parts, session_patch
-from zenglow.transports.webrtc_media import FRAME, MicDecoder, PcmTrack, PlayoutBuffer
+from zenglow.transports.webrtc.media import FRAME, MicDecoder, PcmTrack, PlayoutBuffer
+from zenglow.transports.webrtc.offer import OfferError, check_sdp, offer_from_parts, session_patch
 
 from .conftest import engines_with
 from .fakes import FakeClock

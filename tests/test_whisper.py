@@ -7,9 +7,9 @@ import asyncio
 import numpy as np
 import pytest
 
-from zenglow.audio import read_audio
 from zenglow.engines.base import EngineError
 from zenglow.engines.whisper import FasterWhisperSTT
+from zenglow.speech.audio import read_audio
 
 from .speech import clips, wer
 

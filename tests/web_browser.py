@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from playwright.sync_api import BrowserContext, Page, Playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from zenglow.audio import float_to_int16, read_audio
+from zenglow.speech.audio import float_to_int16, read_audio
 
 from .server import LoopbackServer
 from .speech import REPO

@@ -19,7 +19,7 @@ import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from zenglow.transports.webrtc_media import PcmTrack
+from zenglow.transports.webrtc.media import PcmTrack
 
 from .server import EventLog
 

@@ -12,21 +12,11 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from . import __version__
-from .engines.runtime import Engines, build_engines
+from .engines.loader import Engines, build_engines
+from .runtime import Runtime
 from .settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class Runtime:
-    """What the routes share: the engines, readiness, and the live sessions."""
-
-    def __init__(self, settings: Settings, engines: Engines) -> None:
-        self.settings = settings
-        self.engines = engines
-        self.ready = False
-        self.sessions: set[object] = set()
-        self.sessions_total = 0
 
 
 def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
@@ -89,7 +79,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
         await serve_realtime(ws, runtime)
 
     # Other transports and pages register here, one line each.
-    from .transports.webrtc import add_webrtc_routes
+    from .transports.webrtc.routes import add_webrtc_routes
 
     add_webrtc_routes(app, runtime)  # POST /v1/realtime/calls, DELETE /v1/realtime/calls/{id}
     web = Path(__file__).resolve().parents[2] / "web"  # the browser pages: /, /kiosk, /web/*

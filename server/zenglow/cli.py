@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .audio import AudioError
 from .engines.base import ChatMessage, EngineError, Voice
 from .settings import Settings, SettingsError, check_environment, load_settings
+from .speech.audio import AudioError
 
 
 class UsageError(Exception):
@@ -28,8 +28,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from .audio import read_audio
-    from .engines.runtime import stt_from
+    from .engines.loader import stt_from
+    from .speech.audio import read_audio
 
     s = _settings(args)
     audio = read_audio(args.file, sample_rate=16000)
@@ -86,8 +86,8 @@ async def _synthesize(
 
 
 def cmd_say(args: argparse.Namespace) -> int:
-    from .audio import write_wav
-    from .engines.runtime import voice_of
+    from .engines.loader import voice_of
+    from .speech.audio import write_wav
 
     s = _settings(args)
     for out in (args.output, args.visemes):
@@ -113,7 +113,7 @@ def cmd_say(args: argparse.Namespace) -> int:
 
 
 async def _chat(args: argparse.Namespace) -> int:
-    from .engines.runtime import build_engines
+    from .engines.loader import build_engines
 
     s = _settings(args)
     name = (args.persona or s.default_persona).lower()
@@ -159,13 +159,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_bench
+    from .bench.runner import run_bench
 
     return run_bench(args)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .doctor import run_doctor
+    from .ops.doctor import run_doctor
 
     return run_doctor(args.config, as_json=args.json, timeout=args.timeout)
 

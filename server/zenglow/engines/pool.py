@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 
-from ..metrics import Metrics
+from ..ops.metrics import Metrics
 from .base import ChatMessage, EngineError
 from .endpoint import Endpoint, EndpointDown, GpuBusy, failure_kind, rank
 

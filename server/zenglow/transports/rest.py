@@ -26,9 +26,9 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, field_validator
 from starlette.types import Message
 
-from ..audio import AudioError, read_audio
 from ..engines.base import ChatMessage, EngineError
-from ..engines.runtime import Engines, voice_of
+from ..engines.loader import Engines, voice_of
+from ..speech.audio import AudioError, read_audio
 
 log = logging.getLogger(__name__)
 

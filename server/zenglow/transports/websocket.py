@@ -14,87 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .. import events as ev
-from ..session import Session, SessionError
-from . import realtime as rt
-from .realtime_out import RealtimeEncoder, wire_item
+from ..conversation import events as ev
+from ..conversation.session import Session, SessionError
+from .commands import dispatch
+from .realtime import client_events as rt
+from .realtime.encoder import RealtimeEncoder
 
 if TYPE_CHECKING:
-    from ..app import Runtime
+    from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 SEND_QUEUE = 256  # encoded events waiting for a slow client; the session waits beyond it
 CLOSE_TRY_AGAIN = 1013  # RFC 6455: try again later
 SUBPROTOCOL = "realtime"
-
-
-def session_changes(patch: rt.SessionConfigPatch, session: Session) -> dict[str, Any]:
-    """A wire patch -> keyword changes for `Session.update`."""
-    c: dict[str, Any] = {}
-    if patch.instructions is not None:
-        c["instructions"] = patch.instructions or None
-    if patch.voice is not None:
-        c["voice"] = patch.voice
-    if patch.speed is not None:
-        c["speed"] = patch.speed
-    if patch.output_modalities is not None:
-        c["output_modalities"] = tuple(patch.output_modalities)
-    if patch.turn_detection is rt.OFF:
-        c["turn_detection"] = None
-    elif isinstance(patch.turn_detection, rt.TurnDetection):
-        td = patch.turn_detection
-        c["turn_detection"] = ev.TurnDetection(
-            threshold=td.threshold,
-            prefix_padding_ms=td.prefix_padding_ms,
-            silence_duration_ms=td.silence_duration_ms,
-            create_response=td.create_response,
-            interrupt_response=td.interrupt_response,
-        )
-    if patch.transcription is not None:
-        c["transcription"] = patch.transcription is not rt.OFF
-    if patch.max_output_tokens is not None:
-        c["max_output_tokens"] = (
-            None if patch.max_output_tokens == "inf" else patch.max_output_tokens
-        )
-    if patch.persona is not None:
-        c["persona"] = patch.persona
-    return c
-
-
-async def dispatch(event: rt.ClientEvent, session: Session, send: Any) -> None:
-    """Carry out one client event.  Only quick work here: models run in session tasks."""
-    match event:
-        case rt.AudioAppend():
-            session.append_audio(event.pcm)
-        case rt.SessionUpdate():
-            if event.config.ignored:
-                log.debug("session.update: ignored %s", ", ".join(event.config.ignored))
-            await session.update(**session_changes(event.config, session))
-        case rt.AudioCommit():
-            await session.commit()
-        case rt.AudioClear():
-            await session.clear_input()
-        case rt.OutputAudioClear():
-            await session.stop_audio()
-        case rt.ItemCreate():
-            await session.add_item(event.role, event.text, event.item_id)
-        case rt.ItemTruncate():
-            await session.truncate(event.item_id, event.audio_end_ms)
-        case rt.ItemDelete():
-            await session.delete_item(event.item_id)
-        case rt.ItemRetrieve():
-            item = session.items[session.find(event.item_id)]
-            await send([session_events(send).item_retrieved(wire_item(item))])
-        case rt.ResponseCreate():
-            modalities = tuple(event.output_modalities) if event.output_modalities else None
-            await session.create_response(instructions=event.instructions, modalities=modalities)
-        case rt.ResponseCancel():
-            await session.cancel_response()
-
-
-def session_events(send: Any) -> Any:
-    return send.encoder.out
 
 
 class _Outbox:

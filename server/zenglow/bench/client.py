@@ -186,8 +186,8 @@ async def run_clip_webrtc(url: str, pcm: np.ndarray, end_sample: int, reply_time
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-    from .audio import rms_dbfs
-    from .transports.webrtc_media import FRAME, MicDecoder, PcmTrack
+    from ..speech.audio import rms_dbfs
+    from ..transports.webrtc.media import FRAME, MicDecoder, PcmTrack
 
     track, done, marks = Tracker(), asyncio.Event(), {}
     end_frame = -(-2 * end_sample // FRAME)  # the mic frame after the last voiced sample

@@ -19,20 +19,20 @@ import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from .. import events as ev
-from ..audio import pcm16_from_bytes
-from ..engines.base import VisemeCue
-from ..session import Session, SessionError
-from . import realtime as rt
-from .realtime_out import RealtimeEncoder
-from .webrtc_events import EventChannel
-from .webrtc_media import FRAME, PCM_RATE, TRACK_RATE, MicDecoder, PcmTrack
-from .websocket import dispatch
+from ...conversation import events as ev
+from ...conversation.session import Session, SessionError
+from ...engines.base import VisemeCue
+from ...speech.audio import pcm16_from_bytes
+from ..commands import dispatch
+from ..realtime import client_events as rt
+from ..realtime.encoder import RealtimeEncoder
+from .channel import EventChannel
+from .media import FRAME, PCM_RATE, TRACK_RATE, MicDecoder, PcmTrack
 
 if TYPE_CHECKING:
     from aiortc import RTCDataChannel
 
-    from ..engines.runtime import Engines
+    from ...engines.loader import Engines
 
 log = logging.getLogger(__name__)
 

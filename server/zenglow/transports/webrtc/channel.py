@@ -15,8 +15,8 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
-from .. import events as ev
-from .realtime_out import RealtimeEncoder
+from ...conversation import events as ev
+from ..realtime.encoder import RealtimeEncoder
 
 if TYPE_CHECKING:
     from aiortc import RTCDataChannel

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import vad
-from .audio import StreamResampler, int16_to_float
-from .engines.base import VoiceActivityStream
+from ..engines.base import VoiceActivityStream
+from ..speech import vad
+from ..speech.audio import StreamResampler, int16_to_float
 
 ASR_RATE = 16000
 

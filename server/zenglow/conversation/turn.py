@@ -17,8 +17,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .chunker import SentenceChunker
-from .engines.base import ChatMessage, ChatModel, TextToSpeech, Voice
+from ..engines.base import ChatMessage, ChatModel, TextToSpeech, Voice
+from ..speech.chunker import SentenceChunker
 from .events import PersonaChanged, SessionEvent, TextOut
 from .speaker import Speaker
 

@@ -2,19 +2,20 @@
 
 Speech starts an utterance (and barges in on a reply); a pause starts the speculative
 transcript and reply; speech resuming drops them; the end of the turn commits the user's
-item and confirms or starts the reply.  Mixed into `Session`, whose state it shares.
+item and confirms or starts the reply (through `Replies`, which it drives).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import cast
 
 import numpy as np
 
-from . import vad
-from .engines.base import EngineError
+from ..engines.base import EngineError
+from ..speech import vad
+from .context import SessionContext, SessionError
 from .events import (
     InputCommitted,
     Item,
@@ -24,22 +25,12 @@ from .events import (
     TranscriptionDelta,
     TranscriptionFailed,
 )
-from .listener import ASR_RATE
-
-if TYPE_CHECKING:
-    from .session import Session
+from .listener import ASR_RATE, Listener
+from .replies import Replies
 
 # Audio between partial transcripts while the user speaks.  Partials share the STT worker
 # with the speculative end-of-turn transcript, so they are kept sparse.
 PARTIAL_EVERY_S = 2.0
-
-
-class SessionError(Exception):
-    """A client command that cannot be carried out; becomes an `error` event."""
-
-    def __init__(self, code: str, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.param = code, message, param
 
 
 @dataclasses.dataclass(eq=False)
@@ -55,13 +46,49 @@ class Utterance:
 
 
 class Listening:
-    """The listening half of `Session`."""
+    """The listening half of a session: the listen loop and the user's committed turns."""
+
+    def __init__(self, ctx: SessionContext, listener: Listener, replies: Replies) -> None:
+        self.ctx = ctx
+        self.listener = listener
+        self.replies = replies
+        self.dropped_input_ms = 0
+        self._overflow_reported = False
+
+    @property
+    def _utt(self) -> Utterance | None:
+        return cast("Utterance | None", self.ctx.user.utterance)
+
+    @_utt.setter
+    def _utt(self, utt: Utterance | None) -> None:
+        self.ctx.user.utterance = utt
+
+    # --- client commands ---------------------------------------------------------------
+
+    async def commit(self) -> None:
+        """Commit buffered input as a user turn (push-to-talk, or forcing the end of a turn)."""
+        if self._utt is not None:
+            await self._end_utterance(self.listener.now_s, create=False)
+            return
+        audio = self.listener.take_all()
+        if len(audio) < ASR_RATE // 10:
+            raise SessionError(
+                "input_audio_buffer_commit_empty",
+                f"buffer too small: expected at least 100 ms of audio, "
+                f"got {1000 * len(audio) // ASR_RATE} ms",
+            )
+        await self._add_user_audio(self.ctx.new_id("item"), audio)
+
+    def clear(self) -> None:
+        """Drop the utterance being heard and the buffered input."""
+        self._drop_utterance()
+        self.listener.clear()
 
     # --- listening ---------------------------------------------------------------------
 
-    async def _listen_loop(self: Session) -> None:
-        speculate_s = self.engines.settings.vad.speculate_ms / 1000
-        guard_s = self.engines.settings.vad.echo_guard_ms / 1000
+    async def listen_loop(self) -> None:
+        speculate_s = self.ctx.engines.settings.vad.speculate_ms / 1000
+        guard_s = self.ctx.engines.settings.vad.echo_guard_ms / 1000
         while True:
             heard = await self.listener.next_batch()
             await self._report_dropped()
@@ -78,44 +105,44 @@ class Listening:
             ):
                 self._speculate(utt)
             elif (
-                self.config.transcription
+                self.ctx.config.transcription
                 and utt.pause_s is None
                 and utt.partial_task is None
                 and heard.end_s >= utt.next_partial_s
             ):
-                utt.partial_task = self.spawn(self._partial(utt), "partial transcript")
+                utt.partial_task = self.ctx.spawn(self._partial(utt), "partial transcript")
 
-    async def _report_dropped(self: Session) -> None:
+    async def _report_dropped(self) -> None:
         dropped = self.listener.take_dropped_ms()
         if not dropped:
             return
         self.dropped_input_ms += dropped
-        self.engines.metrics.input_dropped_seconds_total.inc(dropped / 1000)
+        self.ctx.engines.metrics.input_dropped_seconds_total.inc(dropped / 1000)
         if not self._overflow_reported:  # once per session; later drops are only counted
             self._overflow_reported = True
-            await self.error(
+            await self.ctx.error(
                 "input_audio_buffer_overflow",
                 f"audio arrived faster than it could be processed: dropped the oldest "
                 f"{dropped} ms (further drops are counted, not reported)",
             )
 
-    async def _on_turn_event(self: Session, event: vad.TurnEvent) -> None:
-        td = self.config.turn_detection
+    async def _on_turn_event(self, event: vad.TurnEvent) -> None:
+        td = self.ctx.config.turn_detection
         if isinstance(event, vad.SpeechStarted):
             if self.replies.speaking and td is not None and td.interrupt_response:
                 await self.replies.interrupt("turn_detected")
-            utt = Utterance(self.new_id("item"), event.audio_start_s)
+            utt = Utterance(self.ctx.new_id("item"), event.audio_start_s)
             utt.next_partial_s = event.at_s + PARTIAL_EVERY_S
             self._utt = utt
             self.listener.pin(event.audio_start_s)
-            await self.emit(SpeechStarted(utt.item_id, round(event.audio_start_s * 1000)))
-            await self.set_state("user_speaking")
+            await self.ctx.emit(SpeechStarted(utt.item_id, round(event.audio_start_s * 1000)))
+            await self.ctx.set_state("user_speaking")
             return
         utt = self._utt
         if utt is None:
             return
         if isinstance(event, vad.SilenceStarted):
-            utt.pause_s, utt.pause_wall = event.at_s, self.clock()
+            utt.pause_s, utt.pause_wall = event.at_s, self.ctx.clock()
         elif isinstance(event, vad.SpeechResumed):
             utt.pause_s = utt.pause_wall = None
             if utt.speculative is not None:  # the user went on: that text is stale
@@ -126,7 +153,7 @@ class Listening:
             create = td is not None and td.create_response
             await self._end_utterance(event.at_s, create=create)
 
-    def _speculate(self: Session, utt: Utterance) -> None:
+    def _speculate(self, utt: Utterance) -> None:
         """The user paused: transcribe what was said, and prepare the reply, in case the
         turn is over.  Both are dropped if the user goes on."""
         assert utt.pause_s is not None
@@ -134,16 +161,16 @@ class Listening:
             utt.partial_task.cancel()
         audio = self.listener.audio_between(utt.start_s, utt.pause_s)
         utt.speculative = asyncio.ensure_future(self._transcribe(audio))
-        td = self.config.turn_detection
+        td = self.ctx.config.turn_detection
         if (
             td is not None
             and td.create_response
             and self.replies.active is None
-            and not self.speaker.busy
+            and not self.replies.speaker.busy
         ):
             self.replies.speculate(utt.speculative)
 
-    async def _partial(self: Session, utt: Utterance) -> None:
+    async def _partial(self, utt: Utterance) -> None:
         try:
             text = await self._transcribe(self.listener.audio_between(utt.start_s))
         except EngineError:
@@ -153,12 +180,12 @@ class Listening:
             utt.next_partial_s = self.listener.now_s + PARTIAL_EVERY_S
         if self._utt is utt and text.startswith(utt.partial) and len(text) > len(utt.partial):
             delta, utt.partial = text[len(utt.partial) :], text
-            await self.emit(TranscriptionDelta(utt.item_id, delta))
+            await self.ctx.emit(TranscriptionDelta(utt.item_id, delta))
 
-    async def _transcribe(self: Session, audio: np.ndarray) -> str:
-        return (await self.engines.stt.transcribe(audio)).text
+    async def _transcribe(self, audio: np.ndarray) -> str:
+        return (await self.ctx.engines.stt.transcribe(audio)).text
 
-    def _drop_utterance(self: Session) -> None:
+    def _drop_utterance(self) -> None:
         utt, self._utt = self._utt, None
         if utt is not None:
             for fut in (utt.speculative, utt.partial_task):
@@ -167,10 +194,10 @@ class Listening:
             self.replies.abandon()
         self.listener.pin(None)
 
-    async def _end_utterance(self: Session, end_s: float, *, create: bool) -> None:
+    async def _end_utterance(self, end_s: float, *, create: bool) -> None:
         utt = self._utt
         assert utt is not None
-        stopped = self.clock()
+        stopped = self.ctx.clock()
         audio = self.listener.audio_between(utt.start_s, end_s)
         speculative = utt.speculative if utt.pause_s == end_s else None
         if utt.speculative is not None and speculative is None:
@@ -179,27 +206,27 @@ class Listening:
             utt.partial_task.cancel()
         self._utt = None
         self.listener.pin(None)
-        await self.emit(SpeechStopped(utt.item_id, round(end_s * 1000)))
-        self._user_turn = (utt.pause_wall, stopped, None)
+        await self.ctx.emit(SpeechStopped(utt.item_id, round(end_s * 1000)))
+        self.ctx.user.times = (utt.pause_wall, stopped, None)
         await self._add_user_audio(utt.item_id, audio, speculative)
         if not create or self.replies.active is not None:
             self.replies.abandon()
-            await self.set_state("listening")
+            await self.ctx.set_state("listening")
         elif speculative is None or not self.replies.confirm():
             self.replies.start(auto=True)
 
     async def _add_user_audio(
         self, item_id: str, audio: np.ndarray, speculative: asyncio.Future[str] | None = None
     ) -> None:
-        previous = self.items[-1].id if self.items else None
-        await self.emit(InputCommitted(item_id, previous))
-        await self._append_item(Item(item_id, "user", "", kind="audio", status="in_progress"))
+        previous = self.ctx.items[-1].id if self.ctx.items else None
+        await self.ctx.emit(InputCommitted(item_id, previous))
+        await self.ctx.append_item(Item(item_id, "user", "", kind="audio", status="in_progress"))
         if speculative is not None and speculative.done() and not speculative.cancelled():
             await self._complete_transcript(item_id, audio, speculative)  # known already
             return
-        task = self.spawn(self._complete_transcript(item_id, audio, speculative), "transcript")
-        self._pending_stt.add(task)
-        task.add_done_callback(self._pending_stt.discard)
+        task = self.ctx.spawn(self._complete_transcript(item_id, audio, speculative), "transcript")
+        self.ctx.user.pending.add(task)
+        task.add_done_callback(self.ctx.user.pending.discard)
 
     async def _complete_transcript(
         self, item_id: str, audio: np.ndarray, speculative: asyncio.Future[str] | None
@@ -215,12 +242,12 @@ class Listening:
             if text is None:  # no speculative transcript, or it was dropped: make one
                 text = await self._transcribe(audio)
         except EngineError as exc:
-            self.set_item_text(item_id, "", "incomplete")
-            await self.emit(TranscriptionFailed(item_id, str(exc)))
+            self.ctx.set_item_text(item_id, "", "incomplete")
+            await self.ctx.emit(TranscriptionFailed(item_id, str(exc)))
             return
-        silence, stopped, _ = self._user_turn
+        silence, stopped, _ = self.ctx.user.times
         if stopped is not None:
-            self._user_turn = (silence, stopped, self.clock())
-        self.set_item_text(item_id, text, "completed")
-        if self.config.transcription:
-            await self.emit(TranscriptionCompleted(item_id, text, len(audio) / ASR_RATE))
+            self.ctx.user.times = (silence, stopped, self.ctx.clock())
+        self.ctx.set_item_text(item_id, text, "completed")
+        if self.ctx.config.transcription:
+            await self.ctx.emit(TranscriptionCompleted(item_id, text, len(audio) / ASR_RATE))

@@ -24,7 +24,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 
-from ..audio import StreamResampler, float_to_int16, int16_to_float
+from ...speech.audio import StreamResampler, float_to_int16, int16_to_float
 
 PCM_RATE = 24000  # the session's audio, both ways
 TRACK_RATE = 48000  # what Opus carries

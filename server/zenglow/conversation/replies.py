@@ -12,16 +12,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from typing import TYPE_CHECKING
 
-from .engines.base import ChatMessage, EngineError, Voice
-from .engines.runtime import voice_of
+from ..engines.base import ChatMessage, EngineError, Voice
+from ..engines.loader import voice_of
+from ..personas.routing import Route, RoutingRules, handoff_line, route
+from .context import SessionContext
 from .events import AudioOut, Item, ResponseDone, ResponseStarted, SessionEvent, TurnMetrics
-from .personas import Route, RoutingRules, handoff_line, route
+from .speaker import Speaker
 from .turn import Preface, Turn
-
-if TYPE_CHECKING:
-    from .session import Session
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +36,25 @@ class Reply:
 
 
 class Replies:
-    def __init__(self, session: Session) -> None:
-        self.s = session
+    """The replying half of a session: its replies, and the Speaker that plays them."""
+
+    def __init__(self, ctx: SessionContext) -> None:
+        self.ctx = ctx
+        settings = ctx.engines.settings
+        self.speaker = Speaker(
+            self.on_audio, sample_rate=settings.output_sample_rate, clock=ctx.clock
+        )
+        self.sticky: str | None = None  # the persona the user asked to stay with, by voice
         self.active: Reply | None = None  # the reply being generated or sent
         self.playing: Reply | None = None  # the last reply whose audio may still play
         self.speculation: Reply | None = None
         self.turns: dict[str, Turn] = {}  # assistant item id -> its turn (recent ones)
-        self.rules = routing_rules(session.engines.settings)
+        self.rules = routing_rules(settings)
 
     # --- starting ----------------------------------------------------------------------
 
     def _new(self, *, instructions: str | None, modalities: tuple[str, ...] | None) -> Reply:
-        s = self.s
+        s = self.ctx
         name = s.config.model
         persona = s.engines.settings.persona(name)
         modalities = modalities or s.config.output_modalities
@@ -63,7 +68,7 @@ class Replies:
             chat=s.engines.chat_for(name),
             emit=s.emit,
             tts=s.engines.tts if audio else None,
-            speaker=s.speaker if audio else None,
+            speaker=self.speaker if audio else None,
             voice=voice,
             max_tokens=s.config.max_output_tokens or persona.chat.max_tokens,
             clock=s.clock,
@@ -79,7 +84,7 @@ class Replies:
     ) -> None:
         reply = self._new(instructions=instructions, modalities=modalities)
         self.active = reply
-        reply.task = self.s.spawn(self._run(reply, auto=auto), f"reply {reply.turn.response_id}")
+        reply.task = self.ctx.spawn(self._run(reply, auto=auto), f"reply {reply.turn.response_id}")
 
     def speculate(self, transcript: asyncio.Future[str]) -> None:
         """Prepare the reply to a turn that may be over; `confirm()` or `abandon()` it."""
@@ -87,7 +92,7 @@ class Replies:
         reply.gate = asyncio.get_running_loop().create_future()
         reply.turn.emit = self._holder(reply)
         self.speculation = reply
-        reply.task = self.s.spawn(self._speculate(reply, transcript), "speculative reply")
+        reply.task = self.ctx.spawn(self._speculate(reply, transcript), "speculative reply")
 
     def confirm(self) -> bool:
         """The turn is over: let the speculative reply out.  False if there is none."""
@@ -121,15 +126,15 @@ class Replies:
 
     def _route(self, reply: Reply, messages: list[ChatMessage]) -> list[ChatMessage]:
         """Pick the persona for this turn from what the user said, and retarget the turn."""
-        s, turn = self.s, reply.turn
+        s, turn = self.ctx, reply.turn
         if not messages or messages[-1]["role"] != "user":
             return messages  # e.g. a response.create with no new user turn
         if s.config.persona != "auto":
             self._retarget(turn, s.config.persona, "pinned", None)
             return self._with_system(turn, messages)
         said = messages[-1]["content"]
-        r: Route = route(said, rules=self.rules, sticky=s.sticky)
-        s.sticky = r.sticky
+        r: Route = route(said, rules=self.rules, sticky=self.sticky)
+        self.sticky = r.sticky
         if r.persona not in s.engines.settings.personas:
             return messages
         if r.text.strip() and r.text != said:
@@ -152,34 +157,34 @@ class Replies:
     def _with_system(self, turn: Turn, messages: list[ChatMessage]) -> list[ChatMessage]:
         """The answering persona's system prompt (or the session's instructions) first."""
         prompt = (
-            self.s.config.instructions
-            or self.s.engines.settings.persona(turn.persona).system_prompt
+            self.ctx.config.instructions
+            or self.ctx.engines.settings.persona(turn.persona).system_prompt
         )
         rest = messages[1:] if messages and messages[0]["role"] == "system" else messages
         return [{"role": "system", "content": prompt}, *rest]
 
     def _voice(self, persona: str) -> Voice:
         """The persona's voice, or the one the session chose for its own persona."""
-        settings = self.s.engines.settings
-        chosen = settings.voices.get(self.s.config.voice)
-        if chosen is not None and persona == self.s.config.model:
+        settings = self.ctx.engines.settings
+        chosen = settings.voices.get(self.ctx.config.voice)
+        if chosen is not None and persona == self.ctx.config.model:
             voice = Voice(str(chosen.model) if chosen.model else None, chosen.speaker, chosen.speed)
         else:
             voice = voice_of(settings.persona(persona))
-        return dataclasses.replace(voice, speed=voice.speed * self.s.config.speed)
+        return dataclasses.replace(voice, speed=voice.speed * self.ctx.config.speed)
 
     def _retarget(self, turn: Turn, persona: str, reason: str, cue: str | None) -> None:
-        settings = self.s.engines.settings.persona(persona)
+        settings = self.ctx.engines.settings.persona(persona)
         turn.persona, turn.reason, turn.cue = persona, reason, cue
-        turn.chat = self.s.engines.chat_for(persona)
+        turn.chat = self.ctx.engines.chat_for(persona)
         turn.voice = self._voice(persona)
-        turn.max_tokens = self.s.config.max_output_tokens or settings.chat.max_tokens
+        turn.max_tokens = self.ctx.config.max_output_tokens or settings.chat.max_tokens
         turn.voice_for = self._voice
 
     # --- running -----------------------------------------------------------------------
 
     def _messages(self, instructions: str | None) -> list[ChatMessage]:
-        s = self.s
+        s = self.ctx
         messages = s.engines.system_messages(s.config.model, instructions or s.config.instructions)
         for item in s.items:
             if item.text.strip():
@@ -203,12 +208,12 @@ class Replies:
             run.cancel()
             await asyncio.wait([run])
             raise
-        turn.marks.committed = self.s.clock()
-        await self.s.transcripts_settled()  # the user's transcript is announced first
+        turn.marks.committed = self.ctx.clock()
+        await self.ctx.user.settled()  # the user's transcript is announced first
         await self._announce(reply)
-        turn.emit = self.s.emit
+        turn.emit = self.ctx.emit
         for event in reply.held:
-            await self.s.emit(event)
+            await self.ctx.emit(event)
         reply.held.clear()
         if turn.speaker is not None:
             turn.speaker.release(turn.response_id)
@@ -216,8 +221,8 @@ class Replies:
 
     async def _run(self, reply: Reply, *, auto: bool) -> None:
         """Runs the reply to its end; barge-in cancels this task (see `interrupt`)."""
-        s = self.s
-        await s.transcripts_settled()
+        s = self.ctx
+        await self.ctx.user.settled()
         last = s.items[-1] if s.items else None
         if auto and last is not None and last.role == "user" and not last.text.strip():
             self.active = None  # nothing was said (a cough, noise): no reply
@@ -229,7 +234,7 @@ class Replies:
         await self._complete(reply, asyncio.ensure_future(reply.turn.run()))
 
     async def _announce(self, reply: Reply) -> None:
-        s, turn = self.s, reply.turn
+        s, turn = self.ctx, reply.turn
         previous = s.items[-1].id if s.items else None
         kind = "audio" if turn.audio else "text"
         s.items.append(
@@ -251,7 +256,7 @@ class Replies:
         await s.set_state("thinking")
 
     async def _complete(self, reply: Reply, run: asyncio.Future[None]) -> None:
-        s, turn = self.s, reply.turn
+        s, turn = self.ctx, reply.turn
         status, reason = "completed", None
         try:
             await run
@@ -279,18 +284,18 @@ class Replies:
         if turn.audio and status != "failed":
             self.playing = reply
             s.spawn(self._after_playback(reply), "playback")
-        elif not s.user_speaking:
+        elif not s.user.speaking:
             await s.set_state("listening")
 
     async def _after_playback(self, reply: Reply) -> None:
         assert reply.turn.speaker is not None
         await reply.turn.speaker.wait_played(reply.turn.response_id)
-        if self.playing is reply and self.active is None and not self.s.user_speaking:
+        if self.playing is reply and self.active is None and not self.ctx.user.speaking:
             self.playing = None
-            await self.s.set_state("listening")
+            await self.ctx.set_state("listening")
 
     async def _finish(self, reply: Reply, status: str, reason: str | None, text: str) -> None:
-        s, turn = self.s, reply.turn
+        s, turn = self.ctx, reply.turn
         s.set_item_text(turn.item_id, text, "completed" if status == "completed" else "incomplete")
         await s.emit(
             ResponseDone(
@@ -305,15 +310,29 @@ class Replies:
                 persona=turn.persona,
             )
         )
-        metrics = s.turn_metrics(turn)
+        metrics = self.turn_metrics(turn)
         s.engines.metrics.observe_turn(turn.persona, status, metrics)
         await s.emit(TurnMetrics(turn.response_id, metrics))
+
+    def turn_metrics(self, turn: Turn) -> dict[str, float | None]:
+        silence, stopped, transcribed = self.ctx.user.times
+
+        def ms(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else round(1000.0 * (b - a), 1)
+
+        sent = self.speaker.first_release_at(turn.response_id)
+        return {
+            "endpoint_ms": ms(silence, stopped),
+            "stt_ms": ms(stopped, transcribed),
+            **turn.metrics(),
+            "voice_to_voice_ms": ms(silence, sent),
+        }
 
     # --- stopping ----------------------------------------------------------------------
 
     @property
     def speaking(self) -> bool:
-        return self.active is not None or self.s.speaker.busy
+        return self.active is not None or self.speaker.busy
 
     async def interrupt(self, reason: str) -> None:
         """Barge-in or cancel: stop the reply now and keep only what was heard."""
@@ -329,30 +348,30 @@ class Replies:
                 if turn.speaker is not None:
                     turn.speaker.discard(turn.response_id)
                 return
-            played = self.s.speaker.clear() if turn.audio else None
-            await self.s.set_state("interrupted")
+            played = self.speaker.clear() if turn.audio else None
+            await self.ctx.set_state("interrupted")
             await self._finish(reply, "cancelled", reason, turn.heard_text(played))
         else:  # complete but still playing: keep only what was heard
-            played = self.s.speaker.clear()
+            played = self.speaker.clear()
             self.playing = None
-            await self.s.set_state("interrupted")
-            self.s.set_item_text(turn.item_id, turn.heard_text(played), "incomplete")
+            await self.ctx.set_state("interrupted")
+            self.ctx.set_item_text(turn.item_id, turn.heard_text(played), "incomplete")
 
     async def on_audio(self, out: AudioOut) -> None:
         reply = self.active or self.playing
         if reply is None or out.response_id != reply.turn.response_id:
             return  # stale audio of an interrupted reply
-        if not self.s.user_speaking:
-            await self.s.set_state("speaking")
-        await self.s.emit(out)
+        if not self.ctx.user.speaking:
+            await self.ctx.set_state("speaking")
+        await self.ctx.emit(out)
 
     def echo_guarded(self, guard_s: float) -> bool:
         """True in the first `guard_s` of a reply's playback (barge-in needs more evidence)."""
         reply = self.active or self.playing
-        if reply is None or not self.s.speaker.busy:
+        if reply is None or not self.speaker.busy:
             return False
-        started = self.s.speaker.first_release_at(reply.turn.response_id)
-        return started is not None and self.s.clock() - started < guard_s
+        started = self.speaker.first_release_at(reply.turn.response_id)
+        return started is not None and self.ctx.clock() - started < guard_s
 
     def cancel_all(self) -> list[asyncio.Task[None]]:
         tasks = [r.task for r in (self.active, self.speculation) if r and r.task]

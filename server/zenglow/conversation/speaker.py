@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engines.base import VisemeCue
+from ..engines.base import VisemeCue
 from .events import AudioOut
 
 

@@ -2,7 +2,7 @@
 
 Pure: no I/O, no event loop.  The transport hands every received frame to
 `parse_client_event` and gives the session the small frozen dataclass it returns; server
-events are built by `realtime_events.ServerEvents`.  The session never sees JSON.
+events are built by `server_events.ServerEvents`.  The session never sees JSON.
 
 Client events: `session.update`, `input_audio_buffer.append|commit|clear`,
 `output_audio_buffer.clear`, `conversation.item.create|truncate|delete|retrieve`,
@@ -49,9 +49,8 @@ from typing import Literal, cast
 
 import numpy as np
 
-from ..audio import AudioError, pcm16_from_bytes
-from .realtime_json import JsonObject, ProtocolError
-from .realtime_session import (
+from ...speech.audio import AudioError, pcm16_from_bytes
+from .session_config import (
     OFF,
     SAMPLE_RATE,
     MaxTokens,
@@ -66,6 +65,7 @@ from .realtime_session import (
     parse_session_patch,
     parse_voice,
 )
+from .typed_json import JsonObject, ProtocolError
 
 __all__ = [
     "OFF",

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from .engines.base import EngineError, Voice
-from .settings import Settings, SettingsError, check_environment, cuda_device_count, load_settings
+from ..engines.base import EngineError, Voice
+from ..settings import Settings, SettingsError, check_environment, cuda_device_count, load_settings
 
 Status = Literal["OK", "WARN", "FAIL"]
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0", ""}
@@ -156,9 +156,9 @@ def _timed(component: str, work: Callable[[], str]) -> Check:
 
 def engine_checks(s: Settings) -> list[Check]:
     """Whisper, Silero and each persona's Piper voice: found, loaded and run once (blocking)."""
-    from .engines.piper import PiperTTS
-    from .engines.runtime import stt_from, voice_of
-    from .engines.silero import shared_model
+    from ..engines.loader import stt_from, voice_of
+    from ..engines.piper import PiperTTS
+    from ..engines.silero import shared_model
 
     def whisper() -> str:
         stt = stt_from(s)
@@ -185,7 +185,7 @@ def engine_checks(s: Settings) -> list[Check]:
 
 
 def embedded_model_check(s: Settings) -> Check:
-    from .engines.llamacpp import default_model_path
+    from ..engines.llamacpp import default_model_path
 
     def assemble() -> str:
         path = s.llm.model or default_model_path()
@@ -213,7 +213,7 @@ async def _ask(
 async def chat_checks(s: Settings, timeout_s: float) -> tuple[list[Check], list[EndpointGpu], bool]:
     """Ask every persona's chat endpoints; returns rows, endpoint GPUs, and whether the
     embedded model is in use."""
-    from .engines.runtime import build_engines
+    from ..engines.loader import build_engines
 
     try:
         engines = build_engines(s)

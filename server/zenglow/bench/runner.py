@@ -1,6 +1,6 @@
 """`zenglow bench`: voice-to-voice latency over a folder of recorded speech.
 
-Every clip gets a fresh Realtime session (`bench_client.run_clip`); clips run one after
+Every clip gets a fresh Realtime session (`client.run_clip`); clips run one after
 another so they do not compete for the machine.  Without `--url` a `zenglow serve` is
 started on loopback for the run.  Prints a table per clip, then medians and p95.
 """
@@ -29,9 +29,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from .audio import AudioError, float_to_int16, read_audio
-from .bench_client import RATE, run_clip, run_clip_webrtc, voiced_end
-from .transports.realtime_events import METRICS
+from ..speech.audio import AudioError, float_to_int16, read_audio
+from ..transports.realtime.extensions import METRICS
+from .client import RATE, run_clip, run_clip_webrtc, voiced_end
 
 COLUMNS = ("v2v", "srv_v2v", "endpoint", "stt", "llm_1st", "sentence", "tts_1st", "sent_1st")
 STAGES = ("voice_to_voice_ms", "server.voice_to_voice_ms", *(f"server.{m}" for m in METRICS[:-1]))
@@ -50,7 +50,7 @@ class Clip:
 
 def corpus_root() -> Path:
     """The shared speech corpus beside the repository; ZENGLOW_SPEECH_DIR overrides it."""
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "speech"
+    default = Path(__file__).resolve().parents[3].parent / "shared" / "speech"
     return Path(os.environ.get("ZENGLOW_SPEECH_DIR") or default)
 
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import events as ev
-from .realtime import Transcription
-from .realtime_events import (
-    ServerEvents,
+from ...conversation import events as ev
+from .client_events import Transcription
+from .objects import (
     assistant_item,
     message_item,
     response_object,
     session_object,
     user_audio_item,
 )
+from .server_events import ServerEvents
 
 Json = dict[str, Any]
 

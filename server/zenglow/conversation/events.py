@@ -1,6 +1,6 @@
 """What a Session tells its transport: small frozen facts, in the order they happened.
 
-Transports translate these to their wire protocol (see `transports/realtime_out.py`);
+Transports translate these to their wire protocol (see `transports/realtime/encoder.py`);
 the session never sees JSON.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .engines.base import VisemeCue
+from ..engines.base import VisemeCue
 
 State = Literal["listening", "user_speaking", "thinking", "speaking", "interrupted"]
 ResponseStatus = Literal["completed", "cancelled", "incomplete", "failed"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..metrics import Metrics
+from ..ops.metrics import Metrics
 from ..settings import EndpointSettings, PersonaSettings, Settings
 from .base import ChatMessage, ChatModel, EngineError, Voice
 from .endpoint import Endpoint, NvmlBusy

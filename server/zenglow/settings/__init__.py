@@ -25,7 +25,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from .settings_personas import (
+from .personas import (
     DEFAULT_OLLAMA_URL,
     AvatarSettings,
     ChatSettings,

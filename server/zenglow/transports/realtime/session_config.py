@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .realtime_json import JsonObject
+from .typed_json import JsonObject
 
 SAMPLE_RATE = 24000
 Modalities = tuple[Literal["audio"]] | tuple[Literal["text"]]

@@ -1,0 +1,1 @@
+"""Operating the server: Prometheus metrics and `zenglow doctor`."""

@@ -1,0 +1,1 @@
+"""The personas: who answers a turn (routing, stickiness, escalation to the analyst)."""

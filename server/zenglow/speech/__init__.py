@@ -1,0 +1,1 @@
+"""Pure speech pieces: audio conversion, VAD turn detection, the sentence chunker, visemes."""

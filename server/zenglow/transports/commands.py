@@ -1,0 +1,84 @@
+"""Client commands -> Session: what every transport does with a parsed Realtime event.
+
+The WebSocket and the WebRTC data channel share it, so both carry out an event the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..conversation import events as ev
+from ..conversation.session import Session
+from .realtime import client_events as rt
+from .realtime.encoder import wire_item
+
+log = logging.getLogger(__name__)
+
+
+def session_changes(patch: rt.SessionConfigPatch, session: Session) -> dict[str, Any]:
+    """A wire patch -> keyword changes for `Session.update`."""
+    c: dict[str, Any] = {}
+    if patch.instructions is not None:
+        c["instructions"] = patch.instructions or None
+    if patch.voice is not None:
+        c["voice"] = patch.voice
+    if patch.speed is not None:
+        c["speed"] = patch.speed
+    if patch.output_modalities is not None:
+        c["output_modalities"] = tuple(patch.output_modalities)
+    if patch.turn_detection is rt.OFF:
+        c["turn_detection"] = None
+    elif isinstance(patch.turn_detection, rt.TurnDetection):
+        td = patch.turn_detection
+        c["turn_detection"] = ev.TurnDetection(
+            threshold=td.threshold,
+            prefix_padding_ms=td.prefix_padding_ms,
+            silence_duration_ms=td.silence_duration_ms,
+            create_response=td.create_response,
+            interrupt_response=td.interrupt_response,
+        )
+    if patch.transcription is not None:
+        c["transcription"] = patch.transcription is not rt.OFF
+    if patch.max_output_tokens is not None:
+        c["max_output_tokens"] = (
+            None if patch.max_output_tokens == "inf" else patch.max_output_tokens
+        )
+    if patch.persona is not None:
+        c["persona"] = patch.persona
+    return c
+
+
+async def dispatch(event: rt.ClientEvent, session: Session, send: Any) -> None:
+    """Carry out one client event.  Only quick work here: models run in session tasks."""
+    match event:
+        case rt.AudioAppend():
+            session.append_audio(event.pcm)
+        case rt.SessionUpdate():
+            if event.config.ignored:
+                log.debug("session.update: ignored %s", ", ".join(event.config.ignored))
+            await session.update(**session_changes(event.config, session))
+        case rt.AudioCommit():
+            await session.commit()
+        case rt.AudioClear():
+            await session.clear_input()
+        case rt.OutputAudioClear():
+            await session.stop_audio()
+        case rt.ItemCreate():
+            await session.add_item(event.role, event.text, event.item_id)
+        case rt.ItemTruncate():
+            await session.truncate(event.item_id, event.audio_end_ms)
+        case rt.ItemDelete():
+            await session.delete_item(event.item_id)
+        case rt.ItemRetrieve():
+            item = session.items[session.find(event.item_id)]
+            await send([session_events(send).item_retrieved(wire_item(item))])
+        case rt.ResponseCreate():
+            modalities = tuple(event.output_modalities) if event.output_modalities else None
+            await session.create_response(instructions=event.instructions, modalities=modalities)
+        case rt.ResponseCancel():
+            await session.cancel_response()
+
+
+def session_events(send: Any) -> Any:
+    return send.encoder.out

@@ -1,0 +1,1 @@
+"""The OpenAI Realtime wire codec (pure): client events in, server events out."""

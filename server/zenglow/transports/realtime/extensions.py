@@ -1,0 +1,65 @@
+"""ZenGlow's extensions to the Realtime server events, namespaced `zenglow.*` (pure).
+
+zenglow.visemes       {response_id, item_id, audio_offset_ms, cues: [{viseme, start_ms,
+                      end_ms}]}: `audio_offset_ms` is where the audio chunk the cues belong
+                      to starts, from the start of that response's audio; cue times count
+                      from the start of that chunk.
+zenglow.state         {state: listening | user_speaking | thinking | speaking | interrupted}
+zenglow.turn_metrics  {response_id, metrics: {<name>_ms: number | null}} (METRICS)
+zenglow.persona       {persona, reason}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ...engines.base import VisemeCue
+
+Json = dict[str, Any]
+STATES = ("listening", "user_speaking", "thinking", "speaking", "interrupted")
+METRICS = (
+    "endpoint_ms", "stt_ms", "llm_first_token_ms", "first_sentence_ms", "tts_first_audio_ms",
+    "first_audio_sent_ms", "voice_to_voice_ms",
+)  # fmt: skip
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+class ExtensionEvents:
+    """The `zenglow.*` event builders, mixed into `ServerEvents` (which makes the ids)."""
+
+    def _event(self, type_: str, **fields: Any) -> Json:
+        raise NotImplementedError
+
+    def visemes(
+        self, response_id: str, item_id: str, audio_offset_ms: float, cues: Sequence[VisemeCue]
+    ) -> Json:
+        wire = [
+            {"viseme": c.viseme, "start_ms": round(c.start_ms, 1), "end_ms": round(c.end_ms, 1)}
+            for c in cues
+        ]
+        return self._event(
+            "zenglow.visemes",
+            response_id=response_id,
+            item_id=item_id,
+            audio_offset_ms=round(audio_offset_ms, 1),
+            cues=wire,
+        )
+
+    def state(self, state: str) -> Json:
+        if state not in STATES:
+            raise ValueError(f"unknown state {state!r}; expected one of {STATES}")
+        return self._event("zenglow.state", state=state)
+
+    def turn_metrics(self, response_id: str, **metrics: float | None) -> Json:
+        unknown = set(metrics) - set(METRICS)
+        if unknown:
+            raise ValueError(f"unknown turn metrics {sorted(unknown)}; expected {METRICS}")
+        values = {m: _ms(metrics.get(m)) for m in METRICS}
+        return self._event("zenglow.turn_metrics", response_id=response_id, metrics=values)
+
+    def persona(self, persona: str, reason: str) -> Json:
+        return self._event("zenglow.persona", persona=persona, reason=reason)
