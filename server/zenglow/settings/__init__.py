@@ -37,17 +37,23 @@ from .personas import (
     _default_personas,
     _default_voices,
 )
+from .security import AuthSettings, LimitSettings
+from .server import ServerSettings, WebRtcSettings
 
 __all__ = [
     "DEFAULT_OLLAMA_URL",
+    "AuthSettings",
     "AvatarSettings",
     "ChatSettings",
     "EndpointKind",
     "EndpointSettings",
+    "LimitSettings",
     "PersonaSettings",
+    "ServerSettings",
     "Settings",
     "SettingsError",
     "VoiceSettings",
+    "WebRtcSettings",
     "check_environment",
     "load_settings",
 ]
@@ -61,32 +67,6 @@ _config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
 
 class SettingsError(ValueError):
     """The configuration cannot be used; the message says which key and why."""
-
-
-class ServerSettings(Section):
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
-    max_sessions: int = Field(8, ge=1, description="concurrent realtime sessions; more are refused")
-    max_message_bytes: int = Field(1 << 20, ge=1024, description="largest client message")
-    max_upload_bytes: int = Field(
-        25 << 20, ge=1024, description="largest REST request body (audio uploads); larger is 413"
-    )
-    input_queue_ms: int = Field(
-        2000, ge=100, description="mic audio buffered ahead of the VAD; older audio is dropped"
-    )
-    certfile: Path | None = None
-    keyfile: Path | None = None
-
-
-class WebRtcSettings(Section):
-    """WebRTC calls (`POST /v1/realtime/calls`).  With no STUN/TURN server, only host
-    candidates are offered: loopback and LAN work offline."""
-
-    max_calls: int = Field(8, ge=1, description="concurrent WebRTC calls; more are refused")
-    stun_urls: list[str] = Field(default_factory=list, description="e.g. stun:stun.example:3478")
-    turn_urls: list[str] = Field(default_factory=list, description="e.g. turn:turn.example:3478")
-    turn_username: str | None = None
-    turn_credential: str | None = None
 
 
 class SttSettings(Section):
@@ -156,6 +136,8 @@ class Settings(BaseSettings):
     )
 
     server: ServerSettings = ServerSettings()
+    auth: AuthSettings = AuthSettings()
+    limits: LimitSettings = LimitSettings()
     webrtc: WebRtcSettings = WebRtcSettings()
     stt: SttSettings = SttSettings()
     vad: VadSettings = VadSettings()

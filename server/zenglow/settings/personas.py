@@ -64,7 +64,8 @@ class EndpointSettings(Section):
             data["url"] = DEFAULT_OLLAMA_URL
         url = data.get("url")
         if not data.get("name") and isinstance(kind, str):
-            where = urlsplit(url).netloc if isinstance(url, str) else ""
+            # host:port only: credentials in the URL never reach metrics labels or messages
+            where = urlsplit(url).netloc.rpartition("@")[2] if isinstance(url, str) else ""
             data["name"] = f"{kind}@{where}" if where else kind
         return data
 
