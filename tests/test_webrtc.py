@@ -71,7 +71,7 @@ def test_playout_buffer_drops_the_oldest_past_its_capacity_and_flushes_by_tag() 
 
 
 def test_offers_are_checked_before_anything_is_built() -> None:
-    audio = MINIMAL_SDP + "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+    audio = MINIMAL_SDP + "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n"
     cases: list[tuple[Callable[[], object], str]] = [
         (lambda: check_sdp("hello"), "invalid_sdp"),
         (lambda: check_sdp("  "), "missing_offer"),

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, WebSocket
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -15,6 +16,9 @@ from . import __version__
 from .engines.loader import Engines, build_engines
 from .runtime import Runtime
 from .settings import Settings
+from .transports.client_secrets import router as client_secrets_router
+from .transports.door.middleware import DoorMiddleware
+from .transports.pages import add_page_config, cors_options
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +38,26 @@ def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if not runtime.draining:  # stopped without a drain: hang up what is left
+                await runtime.drain(0.0)
             runtime.ready = False
             if owned:  # stop the endpoints' health probes and close their connections
                 await runtime.engines.aclose()
 
     app = FastAPI(title="ZenGlow", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
+    # The door checks every request before any route; CORS answers preflights outside it.
+    app.add_middleware(DoorMiddleware, runtime=runtime)
+    app.add_middleware(CORSMiddleware, **cors_options(settings.server.allowed_origins))
 
     @app.get("/health", summary="Liveness")
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/ready", summary="Readiness: true once every engine is loaded and warm")
+    @app.get("/ready", summary="Readiness: whether a turn can be served now, and if not, why")
     async def ready() -> JSONResponse:
-        body = {"ready": runtime.ready, "sessions": len(runtime.sessions)}
-        return JSONResponse(body, status_code=200 if runtime.ready else 503)
+        ok, body = runtime.readiness()
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/v1/personas", summary="The personas, their roles, avatars, and the voices")
     async def personas() -> dict[str, object]:
@@ -83,11 +92,13 @@ def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
 
     add_webrtc_routes(app, runtime)  # POST /v1/realtime/calls, DELETE /v1/realtime/calls/{id}
     web = Path(__file__).resolve().parents[2] / "web"  # the browser pages: /, /kiosk, /web/*
+    add_page_config(app, runtime, web / "config.json")  # before the static files it overlays
     app.mount("/web", StaticFiles(directory=web, check_dir=False), name="web")
     app.add_api_route("/", lambda: FileResponse(web / "index.html"), include_in_schema=False)
     app.add_api_route("/kiosk", lambda: FileResponse(web / "kiosk.html"), include_in_schema=False)
     from .transports.rest import router as rest_router
 
     app.include_router(rest_router)  # /{persona}/speak, /think, /listen
+    app.include_router(client_secrets_router)  # POST /v1/realtime/client_secrets
 
     return app

@@ -109,8 +109,18 @@ class Session:
             for t in pending:
                 log.warning("session %s: task %s did not stop", self.config.id, t.get_name())
 
-    def _turn_config(self) -> vad.TurnConfig:
-        td = self.config.turn_detection or TurnDetection()
+    async def wait_idle(self, timeout_s: float) -> bool:
+        """Wait (up to `timeout_s`) until no reply is being generated or played."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.replies.speaking:
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+    def _turn_config(self, config: SessionConfig | None = None) -> vad.TurnConfig:
+        td = (config or self.config).turn_detection or TurnDetection()
         v = self.engines.settings.vad
         return vad.TurnConfig(
             threshold=td.threshold,
@@ -128,7 +138,9 @@ class Session:
         """PCM16 at 24 kHz from the client; never blocks."""
         self.listening.listener.push(pcm)
 
-    async def update(self, **changes: Any) -> None:
+    async def update(self, *, announce: bool = True, **changes: Any) -> None:
+        """Apply a session.update; `announce=False` configures a session before it starts
+        (its `session.created` then carries the config)."""
         voice = changes.get("voice")
         voices = self.engines.settings.voices
         if voice is not None and voice != "default" and voice not in voices:
@@ -148,12 +160,20 @@ class Session:
                     "session.zenglow.persona",
                 )
             changes["persona"] = persona
-            self.replies.sticky = None
-        self.ctx.config = dataclasses.replace(self.config, **changes)
+            self.replies.router.sticky = None
+        config = dataclasses.replace(self.config, **changes)
+        try:
+            turn = self._turn_config(config)
+        except ValueError as exc:  # the codec checks each field; this catches combinations
+            raise SessionError(
+                "invalid_value", f"turn detection: {exc}", "session.audio.input.turn_detection"
+            ) from None
+        self.ctx.config = config
         listener = self.listening.listener
-        listener.detecting = self.config.turn_detection is not None
-        listener.detector.reconfigure(self._turn_config())
-        await self.ctx.emit(SessionUpdated(self.config))
+        listener.detecting = config.turn_detection is not None
+        listener.detector.reconfigure(turn)
+        if announce:
+            await self.ctx.emit(SessionUpdated(self.config))
 
     async def commit(self) -> None:
         """Commit buffered input as a user turn (push-to-talk, or forcing the end of a turn)."""
@@ -166,6 +186,19 @@ class Session:
     async def add_item(self, role: str, text: str, item_id: str | None = None) -> None:
         if item_id and any(i.id == item_id for i in self.items):
             raise SessionError("invalid_value", f"item {item_id!r} already exists", "item.id")
+        limits = self.engines.settings.limits
+        if len(self.items) >= limits.max_items:
+            raise SessionError(
+                "conversation_too_large",
+                f"the conversation holds {len(self.items)} items, the most a session may "
+                "(limits.max_items): delete some first",
+            )
+        if sum(len(i.text) for i in self.items) + len(text) > limits.max_item_chars:
+            raise SessionError(
+                "conversation_too_large",
+                f"the conversation's text would exceed {limits.max_item_chars} characters "
+                "(limits.max_item_chars): delete some items first",
+            )
         await self.ctx.append_item(Item(item_id or self.ctx.new_id("item"), role, text))  # type: ignore[arg-type]
 
     async def truncate(self, item_id: str, audio_end_ms: int) -> None:

@@ -42,6 +42,20 @@ class Engines:
     def chat_for(self, persona: str) -> ChatModel:
         return self.chats[persona]
 
+    def problems(self, wedged_s: float) -> list[str]:
+        """Why a turn could not be served now: the default persona has no chat endpoint
+        up (nor its fallback), or the speech-to-text worker is stuck on one job."""
+        found = []
+        chat = self.chats.get(self.settings.default_persona)
+        if isinstance(chat, ChatPool):
+            reachable = [chat, chat.fallback] if chat.fallback is not None else [chat]
+            if not any(e.healthy for p in reachable for e in p.endpoints):
+                found.append(f"no chat endpoint is up for {chat.name}")
+        busy = self.stt.busy_for
+        if busy > wedged_s:
+            found.append(f"the speech-to-text worker has been on one job for {busy:.0f} s")
+        return found
+
     def embedded_models(self) -> list[LlamaCppChat]:
         """The in-process chat models (one, shared by every persona that uses it)."""
         found: dict[int, LlamaCppChat] = {}

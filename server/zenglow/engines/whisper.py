@@ -16,13 +16,13 @@ import functools
 import logging
 import threading
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from .base import EngineError, Segment, Transcript, Word
+from .watch import WatchedExecutor
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +30,15 @@ FRAMES_PER_S = 100  # Whisper's mel frames
 FULL_WINDOW_S = 30.0
 WINDOW_TAIL_S = 3.0
 
-_executors: dict[str, ThreadPoolExecutor] = {}
+_executors: dict[str, WatchedExecutor] = {}
 _executors_lock = threading.Lock()
 
 
-def device_executor(device: str) -> ThreadPoolExecutor:
+def device_executor(device: str) -> WatchedExecutor:
     """One worker per device: requests queue in arrival order (fair across sessions)."""
     with _executors_lock:
         if device not in _executors:
-            _executors[device] = ThreadPoolExecutor(1, thread_name_prefix=f"stt-{device}")
+            _executors[device] = WatchedExecutor(1, thread_name_prefix=f"stt-{device}")
         return _executors[device]
 
 
@@ -112,9 +112,20 @@ class FasterWhisperSTT:
         self, audio: np.ndarray, *, prompt: str | None = None, words: bool = False
     ) -> Transcript:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, self.transcribe_sync, audio, prompt, words
-        )
+        try:
+            return await loop.run_in_executor(
+                self._executor, self.transcribe_sync, audio, prompt, words
+            )
+        except EngineError:
+            raise
+        except Exception as exc:  # CUDA out of memory, a broken model: this turn fails, not all
+            log.exception("transcription failed")
+            raise EngineError(f"transcription failed ({type(exc).__name__})") from exc
+
+    @property
+    def busy_for(self) -> float:
+        """Seconds the worker has been on its current job (0 when idle)."""
+        return self._executor.busy_for()
 
     def transcribe_sync(
         self, audio: np.ndarray, prompt: str | None = None, words: bool = True

@@ -5,11 +5,14 @@ The WebSocket and the WebRTC data channel share it, so both carry out an event t
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from typing import Any
 
 from ..conversation import events as ev
-from ..conversation.session import Session
+from ..conversation.session import Session, SessionError
+from .door.limits import EventGate, RateLimited
 from .realtime import client_events as rt
 from .realtime.encoder import wire_item
 
@@ -82,3 +85,51 @@ async def dispatch(event: rt.ClientEvent, session: Session, send: Any) -> None:
 
 def session_events(send: Any) -> Any:
     return send.encoder.out
+
+
+async def handle_message(
+    raw: str | bytes,
+    session: Session,
+    send: Any,
+    *,
+    max_bytes: int,
+    gate: EventGate,
+) -> None:
+    """One client message, from any transport: parsed, metered, carried out.  Whatever goes
+    wrong becomes an `error` event and the session goes on."""
+    out = send.encoder.out
+    try:
+        gate.arrived()
+    except RateLimited as exc:
+        if exc.report:
+            await send([out.error("rate_limit_exceeded", exc.message)])
+        return
+    try:
+        event = rt.parse_client_event(raw, max_bytes=max_bytes)
+    except rt.ProtocolError as exc:
+        await send([out.protocol_error(exc)])
+        return
+    audio_s = len(event.pcm) / rt.SAMPLE_RATE if isinstance(event, rt.AudioAppend) else 0.0
+    try:
+        gate.check(audio_s=audio_s, commit=isinstance(event, rt.AudioCommit | rt.ResponseCreate))
+    except RateLimited as exc:
+        if exc.report:
+            await send([out.error("rate_limit_exceeded", exc.message, event_id=event.event_id)])
+        return
+    if isinstance(event, rt.AudioAppend):
+        session.append_audio(event.pcm)
+        await asyncio.sleep(0)  # a burst of appends must not starve the listen loop
+        return
+    try:
+        await dispatch(event, session, send)
+    except SessionError as exc:
+        await send([out.error(exc.code, exc.message, event_id=event.event_id, param=exc.param)])
+
+
+def parse_session(config: dict[str, Any], max_bytes: int) -> rt.SessionConfigPatch:
+    """A session config object (a WebRTC offer's, a client secret's), validated as
+    `session.update` validates it; ProtocolError names what is wrong."""
+    raw = json.dumps({"type": "session.update", "session": config})
+    event = rt.parse_client_event(raw, max_bytes=max_bytes)
+    assert isinstance(event, rt.SessionUpdate)
+    return event.config

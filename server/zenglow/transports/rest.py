@@ -2,8 +2,9 @@
 
 One request, one answer: speak text in the persona's voice (WAV, or JSON with viseme cues),
 stream the persona's reply to a prompt as plain text, or transcribe an uploaded audio file.
-Request bodies are capped at `server.max_upload_bytes`, by Content-Length before anything is
-read and by counting while reading.
+Request bodies are capped at `server.max_upload_bytes` by the door (`door/middleware.py`),
+by Content-Length before anything is read and by counting while reading; decoded audio at
+`server.max_audio_s`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import io
 import logging
 import tempfile
 import wave
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,13 +23,12 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, field_validator
-from starlette.types import Message
 
 from ..engines.base import ChatMessage, EngineError
 from ..engines.loader import Engines, voice_of
-from ..speech.audio import AudioError, read_audio
+from ..ops.redact import public
+from ..speech.audio import AudioError, AudioTooLong, read_audio
 
 log = logging.getLogger(__name__)
 
@@ -89,34 +89,6 @@ class ListenResult(BaseModel):
     segments: list[ListenSegment]
 
 
-class LimitedBodyRoute(APIRoute):
-    """Refuses request bodies over `server.max_upload_bytes` with 413."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def limited(request: Request) -> Response:
-            limit = _engines(request).settings.server.max_upload_bytes
-            too_large = f"request body too large: the limit is {limit} bytes (max_upload_bytes)"
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise HTTPException(413, too_large)
-            received = 0
-            receive = request.receive
-
-            async def counted() -> Message:
-                nonlocal received
-                message = await receive()
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise HTTPException(413, too_large)
-                return message
-
-            return await handler(Request(request.scope, counted))
-
-        return limited
-
-
 def _engines(request: Request) -> Engines:
     return request.app.state.runtime.engines  # type: ignore[no-any-return]
 
@@ -137,7 +109,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "unknown persona"},
     413: {"model": Problem, "description": "request body over server.max_upload_bytes"},
 }
-router = APIRouter(tags=["personas"], route_class=LimitedBodyRoute, responses=_ERRORS)
+router = APIRouter(tags=["personas"], responses=_ERRORS)
 
 
 @router.post(
@@ -179,7 +151,9 @@ async def speak(
             )
             offset_ms += chunk.duration_ms
     except EngineError as exc:
-        raise HTTPException(500, f"cannot speak with {persona}'s voice: {exc}") from None
+        raise HTTPException(
+            500, f"cannot speak with {persona}'s voice: {public(str(exc))}"
+        ) from None
     if not parts:
         raise HTTPException(400, "nothing to say: the text has no speakable words")
     wav = wav_bytes(np.concatenate(parts), rate)
@@ -230,7 +204,7 @@ async def think(body: ThinkRequest, request: Request, persona: Persona) -> Strea
         first = await anext(deltas, "")  # backend errors before any text become a clean 503
     except EngineError as exc:
         await _close(deltas)
-        raise HTTPException(503, f"{persona} cannot answer: {exc}") from None
+        raise HTTPException(503, f"{persona} cannot answer: {public(str(exc))}") from None
     return StreamingResponse(_relay(persona, first, deltas), media_type="text/plain; charset=utf-8")
 
 
@@ -277,7 +251,11 @@ async def listen(
         raise HTTPException(400, "the uploaded file is empty")
     name = file.filename or "upload"
     try:
-        audio = await asyncio.to_thread(decode_upload, data, name, engines.stt.sample_rate)
+        audio = await asyncio.to_thread(
+            decode_upload, data, name, engines.stt.sample_rate, engines.settings.server.max_audio_s
+        )
+    except AudioTooLong as exc:
+        raise HTTPException(413, f"{exc} (server.max_audio_s)") from None
     except AudioError:
         raise HTTPException(
             415, f"cannot decode {name!r} as audio: send wav, flac, ogg, mp3, m4a or webm"
@@ -289,10 +267,12 @@ async def listen(
     )
 
 
-def decode_upload(data: bytes, filename: str, sample_rate: int) -> np.ndarray:
+def decode_upload(
+    data: bytes, filename: str, sample_rate: int, max_s: float | None = None
+) -> np.ndarray:
     """Decode uploaded audio bytes to float32 mono at `sample_rate` (blocking)."""
     suffix = Path(filename).suffix[:10] if Path(filename).suffix.isascii() else ""
     with tempfile.TemporaryDirectory(prefix="zenglow-upload-") as folder:
         path = Path(folder) / f"upload{suffix}"
         path.write_bytes(data)
-        return read_audio(path, sample_rate=sample_rate)
+        return read_audio(path, sample_rate=sample_rate, max_s=max_s)

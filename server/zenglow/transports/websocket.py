@@ -1,8 +1,10 @@
 """The Realtime protocol over a WebSocket at `/v1/realtime`: wire <-> Session, nothing else.
 
-Three loops per connection in one TaskGroup: receive (parse, dispatch; never waits on a
-model), send (a bounded queue of encoded events), and the session itself.  Bad input
-becomes an `error` event and the connection goes on.
+Three loops per connection in one TaskGroup: receive (parse, meter, dispatch; never waits
+on a model), send (a bounded queue of encoded events), and the session itself.  Bad input
+becomes an `error` event and the connection goes on.  The door (`door/middleware.py`) has
+checked the caller before the handshake; here the session takes its slot, and gives it
+back however it ends.
 """
 
 from __future__ import annotations
@@ -10,24 +12,36 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+import time
+from dataclasses import dataclass
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..conversation import events as ev
 from ..conversation.session import Session, SessionError
-from .commands import dispatch
+from ..runtime import Refusal, Runtime
+from .commands import handle_message, parse_session, session_changes
+from .door.keys import AuthError, Principal
+from .door.limits import EventGate
 from .realtime import client_events as rt
 from .realtime.encoder import RealtimeEncoder
-
-if TYPE_CHECKING:
-    from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 SEND_QUEUE = 256  # encoded events waiting for a slow client; the session waits beyond it
-CLOSE_TRY_AGAIN = 1013  # RFC 6455: try again later
+CLOSE_GOING_AWAY = 1001  # RFC 6455: the server is going down
 SUBPROTOCOL = "realtime"
+
+
+@dataclass(frozen=True, slots=True)
+class _Close:
+    code: int
+    reason: str
+
+
+class _Closed(Exception):
+    pass
 
 
 class _Outbox:
@@ -35,7 +49,7 @@ class _Outbox:
 
     def __init__(self, encoder: RealtimeEncoder) -> None:
         self.encoder = encoder
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SEND_QUEUE)
+        self.queue: asyncio.Queue[dict[str, Any] | _Close] = asyncio.Queue(SEND_QUEUE)
 
     async def __call__(self, wire: list[dict[str, Any]]) -> None:
         for msg in wire:
@@ -44,73 +58,113 @@ class _Outbox:
     async def emit(self, event: ev.SessionEvent) -> None:
         await self(self.encoder.encode(event))
 
+    async def close(self, code: int, reason: str) -> None:
+        """Close after everything queued before has gone out."""
+        await self.queue.put(_Close(code, reason))
+
+
+class _Socket:
+    """A live WebSocket session, as the runtime's drain sees it."""
+
+    def __init__(self, session: Session, outbox: _Outbox) -> None:
+        self.session, self.outbox = session, outbox
+
+    async def shut_down(self, reason: str, grace_s: float) -> None:
+        out = self.outbox.encoder.out
+        await self.outbox([out.error("server_shutting_down", reason, kind="server_error")])
+        await self.session.wait_idle(grace_s)
+        await self.outbox.close(CLOSE_GOING_AWAY, "server shutting down")
+
 
 async def serve_realtime(ws: WebSocket, runtime: Runtime) -> None:
+    principal: Principal = ws.scope["state"]["principal"]
     offered = ws.scope.get("subprotocols") or []
     subprotocol = SUBPROTOCOL if SUBPROTOCOL in offered else None
     await ws.accept(subprotocol=subprotocol)
     encoder = RealtimeEncoder()
-    limit = runtime.settings.server.max_sessions
-    if len(runtime.sessions) >= limit or not runtime.ready:
-        why = "server busy" if runtime.ready else "server is still loading its models"
-        reason = f"{why}: {len(runtime.sessions)}/{limit} sessions; try again later"
-        code = "session_limit_reached" if runtime.ready else "server_not_ready"
-        runtime.engines.metrics.sessions_refused_total.inc()
-        await ws.send_text(json.dumps(encoder.out.error(code, reason, kind="server_error")))
-        await ws.close(CLOSE_TRY_AGAIN, reason[:120])
+    slot = runtime.admit(principal.client)
+    if isinstance(slot, Refusal):
+        refusal = encoder.out.error(slot.code, slot.message, kind="server_error")
+        await ws.send_text(json.dumps(refusal))
+        await ws.close(slot.close_code, slot.message[:120])
         return
+    started = time.monotonic()
     outbox = _Outbox(encoder)
-    model = ws.query_params.get("model")
-    session = Session(runtime.engines, outbox.emit, persona=model)
-    runtime.sessions.add(session)
-    runtime.sessions_total += 1
-    runtime.engines.metrics.sessions_total.inc()
-    runtime.engines.metrics.sessions.set(len(runtime.sessions))
-    max_bytes = runtime.settings.server.max_message_bytes
+    s = runtime.settings
+    address = ws.client.host if ws.client else "unknown"
+    try:
+        preset = _redeem(runtime, principal)
+        model = ws.query_params.get("model") or (preset or {}).get("model")
+        persona = model if isinstance(model, str) else None
+        session = Session(runtime.engines, outbox.emit, persona=persona)
+        if preset:
+            patch = parse_session(preset, s.server.max_message_bytes)
+            await session.update(announce=False, **session_changes(patch, session))
+    except (AuthError, rt.ProtocolError, SessionError) as exc:
+        slot.release()
+        await ws.send_text(json.dumps(encoder.out.error(exc.code, exc.message)))
+        await ws.close(1008, exc.message[:120])
+        return
+    slot.connection = _Socket(session, outbox)
+    log.info(
+        "session %s opened: websocket from %s, %s, persona %s",
+        session.config.id,
+        address,
+        principal.owner or "anonymous",
+        session.config.model,
+    )
+    gate = EventGate(s.limits)
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(session.run(), name="session")
             tg.create_task(_send_loop(ws, outbox), name="send")
-            tg.create_task(_receive_loop(ws, session, outbox, max_bytes), name="receive")
-    except* WebSocketDisconnect:
+            tg.create_task(_receive_loop(ws, session, outbox, runtime, gate), name="receive")
+    except* (WebSocketDisconnect, _Closed):
         pass
     finally:
-        runtime.sessions.discard(session)
-        runtime.engines.metrics.sessions.set(len(runtime.sessions))
+        slot.release()
         await session.close()
+        log.info(
+            "session %s closed after %.1f s (%d events refused by limits)",
+            session.config.id,
+            time.monotonic() - started,
+            gate.refused,
+        )
 
 
-class _Closed(Exception):
-    pass
+def _redeem(runtime: Runtime, principal: Principal) -> dict[str, Any] | None:
+    """Use up the client secret the session opens with; its session config, if any."""
+    if principal.secret is None:
+        return None
+    return runtime.client_secrets.redeem(principal.secret.value).session
 
 
-async def _receive_loop(ws: WebSocket, session: Session, outbox: _Outbox, max_bytes: int) -> None:
-    out = outbox.encoder.out
+async def _receive_loop(
+    ws: WebSocket, session: Session, outbox: _Outbox, runtime: Runtime, gate: EventGate
+) -> None:
+    server = runtime.settings.server
     while True:
-        message = await ws.receive()
+        try:
+            async with asyncio.timeout(server.idle_timeout_s):
+                message = await ws.receive()
+        except TimeoutError:
+            out = outbox.encoder.out
+            idle = f"no event for {server.idle_timeout_s:g} s: closing the idle session"
+            await outbox([out.error("idle_timeout", idle)])
+            await outbox.close(1000, "idle")
+            await asyncio.Event().wait()  # the send loop closes the socket
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
         raw = message.get("text")
         if raw is None:
             raw = message.get("bytes") or b""
-        try:
-            event = rt.parse_client_event(raw, max_bytes=max_bytes)
-        except rt.ProtocolError as exc:
-            await outbox([out.protocol_error(exc)])
-            continue
-        if isinstance(event, rt.AudioAppend):
-            session.append_audio(event.pcm)
-            await asyncio.sleep(0)  # a burst of appends must not starve the listen loop
-            continue
-        try:
-            await dispatch(event, session, outbox)
-        except SessionError as exc:
-            await outbox(
-                [out.error(exc.code, exc.message, event_id=event.event_id, param=exc.param)]
-            )
+        await handle_message(raw, session, outbox, max_bytes=server.max_message_bytes, gate=gate)
 
 
 async def _send_loop(ws: WebSocket, outbox: _Outbox) -> None:
     while True:
         msg = await outbox.queue.get()
+        if isinstance(msg, _Close):
+            await ws.close(msg.code, msg.reason)
+            raise _Closed
         await ws.send_text(json.dumps(msg, separators=(",", ":")))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,11 +21,12 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSession
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from ...conversation import events as ev
-from ...conversation.session import Session, SessionError
+from ...conversation.session import Session
 from ...engines.base import VisemeCue
+from ...settings import Settings
 from ...speech.audio import pcm16_from_bytes
-from ..commands import dispatch
-from ..realtime import client_events as rt
+from ..commands import handle_message
+from ..door.limits import EventGate
 from ..realtime.encoder import RealtimeEncoder
 from .channel import EventChannel
 from .media import FRAME, PCM_RATE, TRACK_RATE, MicDecoder, PcmTrack
@@ -81,8 +83,14 @@ class Call:
         *,
         persona: str | None,
         max_message_bytes: int,
+        settings: Settings,
+        owner: str = "",
     ) -> None:
         self.id = f"rtc_{uuid.uuid4().hex[:20]}"
+        self.owner = owner  # who may hang it up
+        self.settings = settings
+        self.gate = EventGate(settings.limits)
+        self.last_heard = time.monotonic()  # the client's last event or microphone frame
         self.pc = RTCPeerConnection(config)
         self.events = EventChannel(RealtimeEncoder())
         self.session = Session(engines, self._emit, persona=persona)
@@ -107,10 +115,17 @@ class Call:
     # --- setup --------------------------------------------------------------------------
 
     async def answer(self, offer_sdp: str) -> str:
-        """Take the client's offer and return the answer SDP (ValueError if unusable)."""
-        await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
-        self._sender = self.pc.addTrack(self.voice)
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        """Take the client's offer and return the answer SDP (ValueError if unusable).
+
+        aiortc raises many kinds of error (some of them AttributeErrors) for offers it
+        cannot negotiate; every one of them is the offer's fault, and a 400."""
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+            self._sender = self.pc.addTrack(self.voice)
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+        except Exception as exc:
+            log.info("call %s: cannot answer the offer", self.id, exc_info=True)
+            raise ValueError(str(exc) or type(exc).__name__) from exc
         return self.pc.localDescription.sdp
 
     def start(self, on_end: Callable[[Call], None]) -> None:
@@ -156,6 +171,8 @@ class Call:
                 await self.pc.close()
         except TimeoutError:
             log.warning("call %s: the peer connection did not close in time", self.id)
+        except Exception:  # aiortc cannot close some half-negotiated connections cleanly
+            log.warning("call %s: closing the peer connection failed", self.id, exc_info=True)
 
     async def _watch(self) -> None:
         try:
@@ -163,7 +180,17 @@ class Call:
                 await self._settled.wait()
         except TimeoutError:
             self.end("the client did not connect in time")
-        await self.ended.wait()
+        idle_s = self.settings.server.idle_timeout_s
+        while not self.ended.is_set():
+            quiet = time.monotonic() - self.last_heard
+            if quiet >= idle_s:
+                self.end(f"nothing heard from the client for {idle_s:g} s")
+                break
+            try:
+                async with asyncio.timeout(idle_s - quiet):
+                    await self.ended.wait()
+            except TimeoutError:
+                pass
         raise _Ended
 
     async def _mic_loop(self, track: MediaStreamTrack) -> None:
@@ -185,6 +212,7 @@ class Call:
                     live = False  # the client stopped sending
             if frame is not None:
                 filled = 0.0
+                self.last_heard = time.monotonic()
                 self.session.append_audio(decoder.feed(frame))  # type: ignore[arg-type]
                 continue
             td = self.session.config.turn_detection
@@ -206,24 +234,21 @@ class Call:
                 return
 
     async def _receive_loop(self) -> None:
-        out = self.events.encoder.out
         while True:
             raw = await self.events.inbox.get()
-            try:
-                event = rt.parse_client_event(raw, max_bytes=self.max_message_bytes)
-            except rt.ProtocolError as exc:
-                await self.events([out.protocol_error(exc)])
-                continue
-            if isinstance(event, rt.AudioAppend):  # audio may come here too, as on the socket
-                self.session.append_audio(event.pcm)
-                await asyncio.sleep(0)  # a burst of appends must not starve the listen loop
-                continue
-            try:
-                await dispatch(event, self.session, self.events)
-            except SessionError as exc:
-                await self.events(
-                    [out.error(exc.code, exc.message, event_id=event.event_id, param=exc.param)]
-                )
+            self.last_heard = time.monotonic()
+            await handle_message(
+                raw, self.session, self.events, max_bytes=self.max_message_bytes, gate=self.gate
+            )
+
+    async def shut_down(self, reason: str, grace_s: float) -> None:
+        """The server is going: tell the client, let the reply finish, hang up."""
+        out = self.events.encoder.out
+        await self.events([out.error("server_shutting_down", reason, kind="server_error")])
+        await self.session.wait_idle(grace_s)
+        self.end(reason)
+        if self.task is not None:
+            await asyncio.wait([self.task], timeout=CLOSE_TIMEOUT_S)
 
     # --- peer connection events ---------------------------------------------------------
 

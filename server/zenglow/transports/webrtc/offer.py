@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCIceServer
+from aiortc.codecs import CODECS
 from aiortc.sdp import SessionDescription
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
 from ...settings import WebRtcSettings
+from ..commands import parse_session
+from ..errors import error_response
 from ..realtime import client_events as rt
 
 
@@ -31,10 +34,7 @@ class OfferError(Exception):
         return error_response(self.status, self.code, self.message)
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    kind = "invalid_request_error" if status < 500 and status != 429 else "server_error"
-    body = {"error": {"type": kind, "code": code, "message": message, "param": None}}
-    return JSONResponse(body, status_code=status)
+AUDIO_CODECS = frozenset(c.mimeType.lower() for c in CODECS["audio"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +52,21 @@ def check_sdp(sdp: str) -> None:
         raise OfferError("invalid_sdp", "the offer is not SDP: it must start with 'v=0'")
     try:
         parsed = SessionDescription.parse(sdp)
-    except (ValueError, AssertionError, IndexError, KeyError) as exc:
+    except Exception as exc:  # aiortc's parser fails in many ways on malformed text
         raise OfferError("invalid_sdp", f"the SDP offer cannot be parsed: {exc!r}") from None
-    if not any(m.kind == "audio" for m in parsed.media):
+    audio = [m for m in parsed.media if m.kind == "audio"]
+    if not audio:
         raise OfferError(
             "no_audio_in_offer",
             "the offer has no audio section: add an audio transceiver (sendrecv) before "
             "creating the offer",
+        )
+    offered = {c.mimeType.lower() for m in audio for c in m.rtp.codecs}
+    if not offered & AUDIO_CODECS:
+        raise OfferError(
+            "no_common_codec",
+            f"the offer's audio has no codec this server speaks (offered: "
+            f"{', '.join(sorted(offered)) or 'none'}; known: {', '.join(sorted(AUDIO_CODECS))})",
         )
 
 
@@ -94,14 +102,11 @@ def session_patch(config: dict[str, Any] | None, max_bytes: int) -> rt.SessionCo
     """Validate a session config the way `session.update` does."""
     if config is None:
         return None
-    raw = json.dumps({"type": "session.update", "session": config})
     try:
-        event = rt.parse_client_event(raw, max_bytes=max_bytes)
+        return parse_session(config, max_bytes)
     except rt.ProtocolError as exc:
         where = f" ({exc.param})" if exc.param else ""
         raise OfferError("invalid_session", f"session{where}: {exc.message}") from None
-    assert isinstance(event, rt.SessionUpdate)
-    return event.config
 
 
 async def read_offer(request: Request, max_bytes: int) -> Offer:
@@ -109,7 +114,7 @@ async def read_offer(request: Request, max_bytes: int) -> Offer:
     model = request.query_params.get("model")
     if kind == "multipart/form-data":
         try:
-            form = await request.form(max_part_size=max_bytes)
+            form = await request.form(max_files=2, max_fields=8, max_part_size=max_bytes)
         except ValueError as exc:  # malformed multipart body
             raise OfferError("invalid_form", f"cannot read the form: {exc}") from None
         parts = {}

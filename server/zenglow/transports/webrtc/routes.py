@@ -10,26 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
 
-from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError
+from aiortc.exceptions import (
+    InternalError,
+    InvalidAccessError,
+    InvalidStateError,
+    OperationError,
+)
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from ...conversation.session import SessionError
+from ...runtime import Refusal, Runtime
 from ..commands import session_changes
+from ..door.keys import AuthError, Principal
+from ..door.middleware import BodyTooLarge
+from ..errors import error_response
 from .call import Call
-from .offer import OfferError, error_response, ice_configuration, read_offer, session_patch
-
-if TYPE_CHECKING:
-    from ...runtime import Runtime
+from .offer import OfferError, ice_configuration, read_offer, session_patch
 
 log = logging.getLogger(__name__)
 
 CALLS_PATH = "/v1/realtime/calls"
 HANGUP_TIMEOUT_S = 15.0
+# What aiortc raises for an offer it cannot answer (an unknown codec, a bad fingerprint...).
+ANSWER_ERRORS = (ValueError, InternalError, InvalidAccessError, InvalidStateError, OperationError)
 
 
 class Calls:
@@ -50,72 +55,82 @@ class Calls:
             await asyncio.wait(tasks, timeout=HANGUP_TIMEOUT_S)
 
 
-def refusal(runtime: Runtime, calls: Calls) -> JSONResponse | None:
-    if not runtime.ready:
-        return error_response(503, "server_not_ready", "server is still loading its models")
-    max_calls = runtime.settings.webrtc.max_calls
-    max_sessions = runtime.settings.server.max_sessions
-    if len(calls) >= max_calls or len(runtime.sessions) >= max_sessions:
-        runtime.engines.metrics.sessions_refused_total.inc()
-        return error_response(
-            429,
-            "session_limit_reached",
-            f"server busy: {len(calls)}/{max_calls} calls, {len(runtime.sessions)}/"
-            f"{max_sessions} sessions; try again later",
-        )
-    return None
-
-
 async def create_call(request: Request, runtime: Runtime, calls: Calls) -> Response:
-    refused = refusal(runtime, calls)
-    if refused is not None:
-        return refused
-    max_bytes = runtime.settings.server.max_message_bytes
+    principal: Principal = request.state.principal
+    slot = runtime.admit(principal.client, "call")  # counted before any await
+    if isinstance(slot, Refusal):
+        return error_response(slot.status, slot.code, slot.message)
+    call: Call | None = None
+    answered = False
     try:
+        max_bytes = runtime.settings.server.max_message_bytes
         offer = await read_offer(request, max_bytes)
-        patch = session_patch(offer.session, max_bytes)
-    except OfferError as exc:
-        return exc.response()
-    call = Call(
-        runtime.engines,
-        ice_configuration(runtime.settings.webrtc),
-        persona=offer.persona,
-        max_message_bytes=max_bytes,
-    )
-    calls.live[call.id] = call  # counted from now on, so concurrent offers see the cap
-    runtime.sessions.add(call.session)
-    try:
+        preset = (
+            runtime.client_secrets.redeem(principal.secret.value).session
+            if (principal.secret is not None)
+            else None
+        )
+        config = {**(preset or {}), **(offer.session or {})} or None
+        patch = session_patch(config, max_bytes)
+        persona = offer.persona or (preset or {}).get("model")
+        call = Call(
+            runtime.engines,
+            ice_configuration(runtime.settings.webrtc),
+            persona=persona if isinstance(persona, str) else None,
+            max_message_bytes=max_bytes,
+            owner=principal.owner,
+            settings=runtime.settings,
+        )
+        calls.live[call.id] = call
+        slot.connection = call
         if patch is not None:
-            await call.session.update(**session_changes(patch, call.session))
+            await call.session.update(announce=False, **session_changes(patch, call.session))
         answer = await call.answer(offer.sdp)
-    except (OfferError, SessionError, ValueError, InternalError, InvalidAccessError,
-            InvalidStateError) as exc:  # fmt: skip
-        _forget(runtime, calls, call)
-        await call.close()
+        answered = True
+    except Exception as exc:  # whatever failed, the call is forgotten and its slot freed
         if isinstance(exc, OfferError):
             return exc.response()
+        if isinstance(exc, AuthError):
+            return error_response(exc.status, exc.code, exc.message)
+        if isinstance(exc, BodyTooLarge):
+            return error_response(413, "request_too_large", exc.message)
         if isinstance(exc, SessionError):
             return error_response(400, "invalid_session", exc.message)
-        return error_response(400, "invalid_sdp", f"the offer cannot be answered: {exc}")
-    runtime.sessions_total += 1
-    runtime.engines.metrics.sessions_total.inc()
-    runtime.engines.metrics.sessions.set(len(runtime.sessions))
-    call.start(lambda c: _forget(runtime, calls, c))
+        if isinstance(exc, ANSWER_ERRORS):
+            return error_response(400, "invalid_sdp", f"the offer cannot be answered: {exc}")
+        log.exception("a WebRTC offer failed")
+        return error_response(500, "server_error", "the call could not be set up")
+    finally:
+        if not answered:  # refused, failed or cancelled: nothing of it stays
+            slot.release()
+            if call is not None:
+                calls.live.pop(call.id, None)
+                await call.close()
+
+    def ended(c: Call) -> None:
+        calls.live.pop(c.id, None)
+        slot.release()
+
+    call.start(ended)
+    log.info(
+        "session %s opened: WebRTC call %s from %s, %s, persona %s",
+        call.session.config.id, call.id, _address(request), principal.owner or "anonymous",
+        call.session.config.model,
+    )  # fmt: skip
     location = f"{CALLS_PATH}/{call.id}"
     return Response(
         answer, status_code=201, media_type="application/sdp", headers={"Location": location}
     )
 
 
-def _forget(runtime: Runtime, calls: Calls, call: Call) -> None:
-    calls.live.pop(call.id, None)
-    runtime.sessions.discard(call.session)
-    runtime.engines.metrics.sessions.set(len(runtime.sessions))
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
-async def hang_up(call_id: str, calls: Calls) -> Response:
+async def hang_up(call_id: str, calls: Calls, request: Request) -> Response:
     call = calls.live.get(call_id)
-    if call is None:
+    principal: Principal = request.state.principal
+    if call is None or call.owner != principal.owner:
         return error_response(404, "call_not_found", f"no live call with id {call_id!r}")
     call.end("the client hung up")
     if call.task is not None:
@@ -127,28 +142,18 @@ def add_webrtc_routes(app: FastAPI, runtime: Runtime) -> Calls:
     """Register the call routes; calls still live at shutdown are hung up."""
     calls = Calls()
     app.state.webrtc_calls = calls
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
-        async with inner(app) as state:
-            try:
-                yield state
-            finally:
-                await calls.close_all()
-
-    app.router.lifespan_context = lifespan
+    runtime.on_stop(calls.close_all)  # after the drain told every call why
 
     @app.post(CALLS_PATH, status_code=201, summary="Start a WebRTC call: SDP offer in, answer out")
     async def post_call(request: Request) -> Response:
         return await create_call(request, runtime, calls)
 
     @app.delete(CALLS_PATH + "/{call_id}", summary="Hang up a WebRTC call")
-    async def delete_call(call_id: str) -> Response:
-        return await hang_up(call_id, calls)
+    async def delete_call(call_id: str, request: Request) -> Response:
+        return await hang_up(call_id, calls, request)
 
     @app.post(CALLS_PATH + "/{call_id}/hangup", summary="Hang up (OpenAI's spelling)")
-    async def post_hangup(call_id: str) -> Response:
-        return await hang_up(call_id, calls)
+    async def post_hangup(call_id: str, request: Request) -> Response:
+        return await hang_up(call_id, calls, request)
 
     return calls
