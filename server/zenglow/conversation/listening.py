@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from typing import cast
 
 import numpy as np
 
 from ..engines.base import EngineError
+from ..ops.redact import public
 from ..speech import vad
 from .context import SessionContext, SessionError
 from .events import (
@@ -27,6 +29,8 @@ from .events import (
 )
 from .listener import ASR_RATE, Listener
 from .replies import Replies
+
+log = logging.getLogger(__name__)
 
 # Audio between partial transcripts while the user speaks.  Partials share the STT worker
 # with the speculative end-of-turn transcript, so they are kept sparse.
@@ -243,11 +247,20 @@ class Listening:
                 text = await self._transcribe(audio)
         except EngineError as exc:
             self.ctx.set_item_text(item_id, "", "incomplete")
-            await self.ctx.emit(TranscriptionFailed(item_id, str(exc)))
+            log.warning("session %s: transcript of %s failed: %s", self.ctx.config.id, item_id, exc)
+            await self.ctx.emit(TranscriptionFailed(item_id, public(str(exc))))
+            await self.ctx.error(
+                "transcription_failed",
+                f"what was said ({item_id}) could not be transcribed: {public(str(exc))}; "
+                "still listening",
+                kind="server_error",
+            )
             return
         silence, stopped, _ = self.ctx.user.times
         if stopped is not None:
             self.ctx.user.times = (silence, stopped, self.ctx.clock())
         self.ctx.set_item_text(item_id, text, "completed")
+        if self.ctx.engines.settings.server.log_content:
+            log.info("session %s: %s heard %r", self.ctx.config.id, item_id, text)
         if self.ctx.config.transcription:
             await self.ctx.emit(TranscriptionCompleted(item_id, text, len(audio) / ASR_RATE))

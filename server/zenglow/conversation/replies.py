@@ -13,13 +13,13 @@ import asyncio
 import dataclasses
 import logging
 
-from ..engines.base import ChatMessage, EngineError, Voice
-from ..engines.loader import voice_of
-from ..personas.routing import Route, RoutingRules, handoff_line, route
+from ..engines.base import ChatMessage, EngineError
+from ..ops.redact import public
 from .context import SessionContext
 from .events import AudioOut, Item, ResponseDone, ResponseStarted, SessionEvent, TurnMetrics
+from .router import Router
 from .speaker import Speaker
-from .turn import Preface, Turn
+from .turn import Turn
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +44,11 @@ class Replies:
         self.speaker = Speaker(
             self.on_audio, sample_rate=settings.output_sample_rate, clock=ctx.clock
         )
-        self.sticky: str | None = None  # the persona the user asked to stay with, by voice
         self.active: Reply | None = None  # the reply being generated or sent
         self.playing: Reply | None = None  # the last reply whose audio may still play
         self.speculation: Reply | None = None
         self.turns: dict[str, Turn] = {}  # assistant item id -> its turn (recent ones)
-        self.rules = routing_rules(settings)
+        self.router = Router(ctx)
 
     # --- starting ----------------------------------------------------------------------
 
@@ -59,7 +58,7 @@ class Replies:
         persona = s.engines.settings.persona(name)
         modalities = modalities or s.config.output_modalities
         audio = "audio" in modalities
-        voice = self._voice(name)
+        voice = self.router.voice(name)
         turn = Turn(
             response_id=s.new_id("resp"),
             item_id=s.new_id("item"),
@@ -122,65 +121,6 @@ class Replies:
 
         return hold
 
-    # --- routing -----------------------------------------------------------------------
-
-    def _route(self, reply: Reply, messages: list[ChatMessage]) -> list[ChatMessage]:
-        """Pick the persona for this turn from what the user said, and retarget the turn."""
-        s, turn = self.ctx, reply.turn
-        if not messages or messages[-1]["role"] != "user":
-            return messages  # e.g. a response.create with no new user turn
-        if s.config.persona != "auto":
-            self._retarget(turn, s.config.persona, "pinned", None)
-            return self._with_system(turn, messages)
-        said = messages[-1]["content"]
-        r: Route = route(said, rules=self.rules, sticky=self.sticky)
-        self.sticky = r.sticky
-        if r.persona not in s.engines.settings.personas:
-            return messages
-        if r.text.strip() and r.text != said:
-            messages = [*messages[:-1], {"role": "user", "content": r.text}]
-        self._retarget(turn, r.persona, r.reason, r.cue)
-        default = self.rules.default
-        if r.persona != default:
-            s.engines.metrics.escalations_total.labels(default, r.persona, r.reason).inc()
-        if r.escalated:
-            line = handoff_line(
-                default,
-                r.persona,
-                cue=r.cue,
-                seed=hash(turn.response_id),
-                lines=self.rules.handoff_lines,
-            )
-            turn.preface = Preface(default, line, self._voice(default))
-        return self._with_system(turn, messages)
-
-    def _with_system(self, turn: Turn, messages: list[ChatMessage]) -> list[ChatMessage]:
-        """The answering persona's system prompt (or the session's instructions) first."""
-        prompt = (
-            self.ctx.config.instructions
-            or self.ctx.engines.settings.persona(turn.persona).system_prompt
-        )
-        rest = messages[1:] if messages and messages[0]["role"] == "system" else messages
-        return [{"role": "system", "content": prompt}, *rest]
-
-    def _voice(self, persona: str) -> Voice:
-        """The persona's voice, or the one the session chose for its own persona."""
-        settings = self.ctx.engines.settings
-        chosen = settings.voices.get(self.ctx.config.voice)
-        if chosen is not None and persona == self.ctx.config.model:
-            voice = Voice(str(chosen.model) if chosen.model else None, chosen.speaker, chosen.speed)
-        else:
-            voice = voice_of(settings.persona(persona))
-        return dataclasses.replace(voice, speed=voice.speed * self.ctx.config.speed)
-
-    def _retarget(self, turn: Turn, persona: str, reason: str, cue: str | None) -> None:
-        settings = self.ctx.engines.settings.persona(persona)
-        turn.persona, turn.reason, turn.cue = persona, reason, cue
-        turn.chat = self.ctx.engines.chat_for(persona)
-        turn.voice = self._voice(persona)
-        turn.max_tokens = self.ctx.config.max_output_tokens or settings.chat.max_tokens
-        turn.voice_for = self._voice
-
     # --- running -----------------------------------------------------------------------
 
     def _messages(self, instructions: str | None) -> list[ChatMessage]:
@@ -197,7 +137,7 @@ class Replies:
         if not text.strip():
             return  # nothing to answer; the confirmed turn will find out too
         turn.messages = [*self._messages(None), {"role": "user", "content": text}]
-        turn.messages = self._route(reply, list(turn.messages))
+        turn.messages = self.router.route(reply.turn, list(turn.messages))
         if turn.speaker is not None:
             turn.speaker.hold(turn.response_id)
         run = asyncio.ensure_future(turn.run())
@@ -228,7 +168,7 @@ class Replies:
             self.active = None  # nothing was said (a cough, noise): no reply
             await s.set_state("listening")
             return
-        reply.turn.messages = self._route(reply, self._messages(reply.instructions))
+        reply.turn.messages = self.router.route(reply.turn, self._messages(reply.instructions))
         reply.turn.marks.started = reply.turn.marks.committed = s.clock()
         await self._announce(reply)
         await self._complete(reply, asyncio.ensure_future(reply.turn.run()))
@@ -263,7 +203,8 @@ class Replies:
         except* EngineError as group:
             status, reason = "failed", "engine_error"
             for exc in group.exceptions:
-                await s.error("engine_error", str(exc), kind="server_error")
+                log.warning("response %s failed: %s", turn.response_id, exc)
+                await s.error("engine_error", public(str(exc)), kind="server_error")
         except* Exception as group:  # a bug must not leave the session without a reply
             log.error("response %s failed", turn.response_id, exc_info=group)
             status, reason = "failed", "server_error"
@@ -297,6 +238,8 @@ class Replies:
     async def _finish(self, reply: Reply, status: str, reason: str | None, text: str) -> None:
         s, turn = self.ctx, reply.turn
         s.set_item_text(turn.item_id, text, "completed" if status == "completed" else "incomplete")
+        if s.engines.settings.server.log_content:
+            log.info("session %s: %s (%s) said %r", s.config.id, turn.persona, status, text)
         await s.emit(
             ResponseDone(
                 turn.response_id,
@@ -378,15 +321,3 @@ class Replies:
         for t in tasks:
             t.cancel()
         return tasks
-
-
-def routing_rules(settings) -> RoutingRules:  # type: ignore[no-untyped-def]
-    """Routing rules for the configured personas: each answers to its key and display name."""
-    base = RoutingRules()
-    names = dict(base.names)
-    for key, persona in settings.personas.items():
-        own = {key, persona.display_name.lower()}
-        names[key] = tuple(dict.fromkeys([*names.get(key, ()), *sorted(own)]))
-    names = {k: v for k, v in names.items() if k in settings.personas}
-    analyst = "leonardo" if "leonardo" in settings.personas else base.analyst
-    return dataclasses.replace(base, names=names, default=settings.default_persona, analyst=analyst)

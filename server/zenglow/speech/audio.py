@@ -56,26 +56,75 @@ class StreamResampler:
         return self._soxr.resample_chunk(audio, last=last)
 
 
-def read_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
-    """Decode any common audio file (wav, flac, ogg, mp3, ...) to float32 mono at `sample_rate`."""
+class AudioTooLong(AudioError):
+    """Audio longer than the caller accepts: found out before it is all decoded."""
+
+
+def read_audio(
+    path: str | Path, sample_rate: int = 16000, max_s: float | None = None
+) -> np.ndarray:
+    """Decode any common audio file (wav, flac, ogg, mp3, ...) to float32 mono at `sample_rate`.
+
+    With `max_s`, longer audio raises AudioTooLong as soon as that is known: from the file's
+    header where it says, else while decoding, so a small file of hours of silence is never
+    decoded whole."""
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"no such audio file: {path}")
+    import soundfile as sf
+
     try:
-        import soundfile as sf
-
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        audio = data.mean(axis=1).astype(np.float32)
+        info = sf.info(str(path))
     except Exception:  # libsndfile cannot read it: let PyAV (FFmpeg) try
-        try:
-            from faster_whisper.audio import decode_audio
-
-            return decode_audio(str(path), sampling_rate=sample_rate).astype(np.float32)
-        except Exception as exc:
-            raise AudioError(f"cannot decode audio file {path}: {exc}") from None
+        return _decode_with_av(path, sample_rate, max_s)
+    if max_s is not None and info.duration > max_s:
+        raise AudioTooLong(
+            f"{path.name} holds {info.duration:.0f} s of audio; the limit is {max_s:g} s"
+        )
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise AudioError(f"cannot decode audio file {path}: {exc}") from None
+    audio = data.mean(axis=1).astype(np.float32)
     if len(audio) == 0:
         raise AudioError(f"audio file {path} holds no samples")
     return resample(audio, rate, sample_rate)
+
+
+def _decode_with_av(path: Path, sample_rate: int, max_s: float | None) -> np.ndarray:
+    import av
+
+    limit = None if max_s is None else int(max_s * sample_rate)
+    parts: list[np.ndarray] = []
+    total = 0
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise AudioError(f"{path.name} has no audio stream")
+            stream = container.streams.audio[0]
+            if max_s is not None and container.duration is not None:
+                seconds = container.duration / 1_000_000
+                if seconds > max_s:
+                    raise AudioTooLong(
+                        f"{path.name} holds {seconds:.0f} s of audio; the limit is {max_s:g} s"
+                    )
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunk = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                    parts.append(chunk)
+                    total += len(chunk)
+                if limit is not None and total > limit:
+                    raise AudioTooLong(f"{path.name} holds more than {max_s:g} s of audio")
+            for out in resampler.resample(None):
+                parts.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+    except AudioError:
+        raise
+    except Exception as exc:
+        raise AudioError(f"cannot decode audio file {path}: {exc}") from None
+    if not parts or not sum(len(p) for p in parts):
+        raise AudioError(f"audio file {path} holds no samples")
+    return np.concatenate(parts)
 
 
 def write_wav(path: str | Path, pcm: np.ndarray, sample_rate: int) -> None:

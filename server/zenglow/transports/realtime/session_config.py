@@ -104,6 +104,7 @@ def parse_voice(o: JsonObject) -> str | None:
     return o.text("voice", nonempty=True)
 
 
+MIN_SILENCE_MS = 100  # shorter ends turns inside words; the VAD works in 32 ms frames
 _VAD_KEYS = {"type", "threshold", "prefix_padding_ms", "silence_duration_ms", "create_response",
              "interrupt_response"}  # fmt: skip
 
@@ -117,9 +118,9 @@ def _turn_detection(o: JsonObject, ignored: list[str]) -> TurnDetection | Off:
     if kind not in ("server_vad", "semantic_vad"):
         raise td.error("type", f"turn detection {kind!r} is not served: use server_vad or null")
     given: dict[str, Any] = {
-        "threshold": td.number("threshold", 0.0, 1.0),
+        "threshold": td.number("threshold", 0.01, 1.0),
         "prefix_padding_ms": td.integer("prefix_padding_ms", hi=10_000),
-        "silence_duration_ms": td.integer("silence_duration_ms", hi=10_000),
+        "silence_duration_ms": td.integer("silence_duration_ms", lo=MIN_SILENCE_MS, hi=10_000),
         "create_response": td.flag("create_response"),
         "interrupt_response": td.flag("interrupt_response"),
     }
