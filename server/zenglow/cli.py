@@ -130,9 +130,7 @@ async def _chat(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from .app import create_app
+    from .serve import serve
 
     given = {
         "host": args.host,
@@ -143,18 +141,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = {k: v for k, v in given.items() if v is not None}
     # Merged over the file and the environment, and validated like them.
     s = check_environment(load_settings(args.config, **({"server": server} if server else {})))
-    srv = s.server
-    if bool(srv.certfile) != bool(srv.keyfile):
+    if bool(s.server.certfile) != bool(s.server.keyfile):
         raise UsageError("HTTPS needs both --certfile and --keyfile")
-    uvicorn.run(
-        create_app(s),
-        host=srv.host,
-        port=srv.port,
-        ssl_certfile=str(srv.certfile) if srv.certfile else None,
-        ssl_keyfile=str(srv.keyfile) if srv.keyfile else None,
-        log_level=args.log_level,
-        ws_max_size=srv.max_message_bytes * 2,
-    )
+    serve(s, log_level=args.log_level)
     return 0
 
 
