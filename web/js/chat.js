@@ -1,7 +1,8 @@
 // The voice chat page: connect, talk or type, see both sides' words, who speaks and how fast.
 import { createAvatar } from "./avatar.js";
 import { VoiceClient } from "./client.js";
-import { loadConfig } from "./config.js";
+import { Credentials } from "./auth.js";
+import { loadConfig, serverBase } from "./config.js";
 import { Diagnostics } from "./diagnostics.js";
 import { describe } from "./messages.js";
 import { Mic } from "./mic.js";
@@ -16,6 +17,27 @@ const diag = new Diagnostics(avatar);
 const transcript = new Transcript($("transcript"), $("latency"));
 let client = null;
 let ctx = null;
+const auth = new Credentials({ required: config.auth, base: serverBase(config), ask: askKey });
+auth.adoptFragment();
+
+/** Shows the key form and resolves to what is typed (null when it is dismissed). */
+function askKey() {
+  const form = $("key-form");
+  form.hidden = false;
+  $("key").value = "";
+  $("key").focus();
+  return new Promise((resolve) => {
+    form.onsubmit = (e) => {
+      e.preventDefault();
+      form.hidden = true;
+      resolve($("key").value.trim() || null);
+    };
+    form.onreset = () => {
+      form.hidden = true;
+      resolve(null);
+    };
+  });
+}
 
 function showError(kind, detail) {
   const { title, advice } = describe(kind, detail);
@@ -68,7 +90,7 @@ async function connect() {
   ctx = ctx || new AudioContext({ latencyHint: "interactive" });
   const url = realtimeUrl(location, config.persona, config.server);
   const c = new VoiceClient({
-    transport: chooseTransport(config),
+    transport: chooseTransport(config, location, auth),
     ctx,
     deviceId: $("device").value || null,
   });
@@ -95,7 +117,7 @@ async function connect() {
   } catch (err) {
     client = null;
     diag.detach();
-    if (err.kind === "refused") showError("refused", err.message);
+    if (err.kind === "refused" || err.kind === "auth") showError(err.kind, err.message);
     else showError("unreachable", url);
     return;
   } finally {
@@ -160,5 +182,6 @@ $("say").addEventListener("submit", (e) => {
 
 setConnected(false);
 if (!window.isSecureContext) showError("insecure");
+if (config.refusedServer) showError("misdirected", config.refusedServer);
 if (avatarError) $("status").textContent = avatarError;
 fillDevices();

@@ -19,8 +19,41 @@ export async function loadConfig(loc = window.location) {
     // no config file: the defaults and the URL decide
   }
   const query = Object.fromEntries(new URLSearchParams(loc.search));
+  delete query.auth; // what the server says of itself is not the URL's to change
+  delete query.allowed_origins;
   const config = { ...DEFAULTS, ...file, ...query };
+  if (config.server && !serverAllowed(config.server, loc, config.allowed_origins)) {
+    config.refusedServer = config.server; // a crafted link must not take the microphone away
+    config.server = null;
+  }
   config.idle = Number(config.idle) || DEFAULTS.idle;
   config.muted = [true, "1", "true", "yes"].includes(config.muted);
   return config;
+}
+
+/** The http(s) origin of a `server` setting (ws/wss/http/https URL), or null. */
+export function serverOrigin(server) {
+  try {
+    const url = new URL(String(server).replace(/^ws(s?):/, "http$1:"));
+    return url.protocol === "http:" || url.protocol === "https:" ? url.origin : null;
+  } catch {
+    return null;
+  }
+}
+
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
+
+/** Whether `?server=` may point there: this page's own server, this machine, or an origin
+ * the server lists in `server.allowed_origins`. */
+export function serverAllowed(server, loc = window.location, allowed = []) {
+  const origin = serverOrigin(server);
+  if (!origin) return false;
+  if (origin === loc.origin || LOOPBACK.test(new URL(origin).hostname)) return true;
+  const list = Array.isArray(allowed) ? allowed : [];
+  return list.includes("*") || list.some((a) => serverOrigin(a) === origin);
+}
+
+/** The http(s) origin the page talks to. */
+export function serverBase(config, loc = window.location) {
+  return (config.server && serverOrigin(config.server)) || loc.origin;
 }

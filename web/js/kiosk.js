@@ -2,7 +2,8 @@
 // when the server goes away, and dims after a while with nobody talking.
 import { createAvatar } from "./avatar.js";
 import { VoiceClient } from "./client.js";
-import { loadConfig } from "./config.js";
+import { Credentials } from "./auth.js";
+import { loadConfig, serverBase } from "./config.js";
 import { Diagnostics } from "./diagnostics.js";
 import { describe } from "./messages.js";
 import { backoffMs } from "./realtime.js";
@@ -13,6 +14,9 @@ const config = await loadConfig();
 const { avatar } = await createAvatar($("avatar"), config);
 const diag = new Diagnostics(avatar);
 const ctx = new AudioContext({ latencyHint: "interactive" });
+// A kiosk has nobody to type a key: it comes in the address, as /kiosk#key=KEY.
+const auth = new Credentials({ required: config.auth, base: serverBase(config) });
+auth.adoptFragment();
 let attempt = 0;
 let lastActive = performance.now();
 
@@ -28,10 +32,20 @@ function retry() {
 }
 
 async function run() {
-  const client = new VoiceClient({ transport: chooseTransport(config), ctx });
+  if (config.refusedServer) {
+    const { title, advice } = describe("misdirected", config.refusedServer);
+    note(`${title}. ${advice}`);
+    return;
+  }
+  const client = new VoiceClient({ transport: chooseTransport(config, location, auth), ctx });
   try {
     await client.connect();
-  } catch {
+  } catch (err) {
+    if (err.kind === "auth") {
+      const { title, advice } = describe("kiosk-key", err.message);
+      note(`${title}. ${advice}`);
+      return;
+    }
     retry();
     return;
   }

@@ -40,6 +40,21 @@ export function describe(kind, detail = "") {
         title: "The connection was lost",
         advice: `The server closed the connection${detail ? ` (${detail})` : ""}. Press Connect to start again.`,
       };
+    case "auth":
+      return {
+        title: "This server needs an API key",
+        advice: `${detail ? `${detail}. ` : ""}Press Connect and enter a key from the server's auth.api_keys; it is kept in this browser.`,
+      };
+    case "kiosk-key":
+      return {
+        title: "This kiosk needs an API key",
+        advice: `${detail ? `${detail}. ` : ""}Open it as ${here}/kiosk#key=YOUR_KEY (the key stays on this screen).`,
+      };
+    case "misdirected":
+      return {
+        title: "That server is not allowed",
+        advice: `This page will not send the microphone to ${detail}: it is not this page's server, and the server does not list it in server.allowed_origins.`,
+      };
     default:
       return { title: "Something went wrong", advice: detail || "Press Connect to try again." };
   }

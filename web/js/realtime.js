@@ -23,6 +23,9 @@ export class TransportError extends Error {
   }
 }
 
+// Errors the server sends just before it closes a connection it will not serve.
+const REFUSALS = ["session_limit_reached", "rate_limit_exceeded", "server_shutting_down"];
+
 export function realtimeUrl(loc, persona = "jarvis", server = null) {
   if (server) return `${server.replace(/\/$/, "")}/v1/realtime?model=${encodeURIComponent(persona)}`;
   const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
@@ -35,8 +38,9 @@ export function backoffMs(attempt, random = Math.random) {
 }
 
 export class WebSocketTransport {
-  constructor(url) {
+  constructor(url, { auth = null } = {}) {
     this.url = url;
+    this.auth = auth; // Credentials (auth.js): a client secret opens the session
     this.kind = "websocket";
     this.ws = null;
     this.eventHandlers = [];
@@ -44,10 +48,12 @@ export class WebSocketTransport {
     this.refusal = null; // the error event that came before a refusing close
   }
 
-  connect() {
+  async connect() {
+    const secret = await this.auth?.secret();
+    const protocols = ["realtime", ...(secret ? [`openai-insecure-api-key.${secret}`] : [])];
     return new Promise((resolve, reject) => {
       let opened = false;
-      const ws = new WebSocket(this.url, ["realtime"]);
+      const ws = new WebSocket(this.url, protocols);
       this.ws = ws;
       ws.onopen = () => {
         opened = true;
@@ -60,7 +66,7 @@ export class WebSocketTransport {
         } catch {
           return;
         }
-        if (event.type === "error" && event.error?.code === "session_limit_reached") {
+        if (event.type === "error" && REFUSALS.includes(event.error?.code)) {
           this.refusal = event.error;
         }
         for (const fn of this.eventHandlers) fn(event);

@@ -25,10 +25,12 @@ export function transportMode(value) {
   return "auto";
 }
 
-/** The transport for a page's settings (`persona`, `server`, `transport`). */
-export function chooseTransport(config, loc = window.location) {
-  const ws = () => new WebSocketTransport(realtimeUrl(loc, config.persona, config.server));
-  const rtc = () => new WebRtcTransport(callsUrl(loc, config.persona, config.server));
+/** The transport for a page's settings (`persona`, `server`, `transport`); `auth`: the
+ * page's Credentials (auth.js), when the server needs a key. */
+export function chooseTransport(config, loc = window.location, auth = null) {
+  const ws = () =>
+    new WebSocketTransport(realtimeUrl(loc, config.persona, config.server), { auth });
+  const rtc = () => new WebRtcTransport(callsUrl(loc, config.persona, config.server), { auth });
   const mode = transportMode(config.transport);
   if (mode === "ws") return ws();
   if (mode === "webrtc") return rtc();
@@ -81,6 +83,7 @@ export class FallbackTransport {
         live = true;
         return;
       } catch (err) {
+        if (err.kind === "auth") throw err; // the other transport would be refused too
         this.failures.push(`${t.kind || "websocket"}: ${err.message}`);
         console.warn(`${err.message}; trying the next transport`);
         t.close();

@@ -33,8 +33,9 @@ export function jitterMs(inbound, before = null) {
 }
 
 export class WebRtcTransport {
-  constructor(url, { timeoutMs = CONNECT_TIMEOUT_MS, iceServers = [] } = {}) {
+  constructor(url, { timeoutMs = CONNECT_TIMEOUT_MS, iceServers = [], auth = null } = {}) {
     this.url = url;
+    this.auth = auth; // Credentials (auth.js): a client secret opens the call
     this.kind = "webrtc";
     this.truncates = false;
     this.timeoutMs = timeoutMs;
@@ -62,6 +63,7 @@ export class WebRtcTransport {
       throw new TransportError("unreachable", "this browser has no WebRTC");
     }
     const deadline = performance.now() + this.timeoutMs;
+    const secret = await this.auth?.secret();
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     this.pc = pc;
     this.sender = pc.addTransceiver("audio", { direction: "sendrecv" }).sender;
@@ -73,7 +75,7 @@ export class WebRtcTransport {
     try {
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc, Math.min(GATHER_MS, deadline - performance.now()));
-      const answer = await this.post(pc.localDescription.sdp, deadline);
+      const answer = await this.post(pc.localDescription.sdp, deadline, secret);
       await pc.setRemoteDescription({ type: "answer", sdp: answer });
       await opened(pc, channel, deadline - performance.now());
     } catch (err) {
@@ -84,16 +86,20 @@ export class WebRtcTransport {
     this.watch();
   }
 
-  async post(sdp, deadline) {
+  async post(sdp, deadline, secret = null) {
     const res = await fetch(this.url, {
       method: "POST",
       body: sdp,
-      headers: { "Content-Type": "application/sdp" },
+      headers: {
+        "Content-Type": "application/sdp",
+        ...(secret ? { Authorization: `Bearer ${secret}` } : {}),
+      },
       signal: AbortSignal.timeout(Math.max(1, deadline - performance.now())),
     });
     if (res.status !== 201 && res.status !== 200) {
       const body = await res.json().catch(() => ({}));
-      const kind = res.status === 429 ? "refused" : "unreachable";
+      const kind =
+        res.status === 429 ? "refused" : [401, 403].includes(res.status) ? "auth" : "unreachable";
       throw new TransportError(kind, body.error?.message || `HTTP ${res.status} from ${this.url}`);
     }
     const location = res.headers.get("Location");
@@ -197,7 +203,8 @@ export class WebRtcTransport {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     if (this.callUrl) {
-      fetch(this.callUrl, { method: "DELETE", keepalive: true }).catch(() => {});
+      const headers = this.auth?.headers() || {};
+      fetch(this.callUrl, { method: "DELETE", keepalive: true, headers }).catch(() => {});
       this.callUrl = null;
     }
     if (this.channel) this.channel.onclose = this.channel.onmessage = null;
