@@ -16,6 +16,7 @@ import logging
 from ..engines.base import ChatMessage, EngineError, Voice
 from ..engines.loader import voice_of
 from ..personas.routing import Route, RoutingRules, handoff_line, route
+from ..settings.voices import session_voice
 from .context import SessionContext
 from .events import AudioOut, Item, ResponseDone, ResponseStarted, SessionEvent, TurnMetrics
 from .speaker import Speaker
@@ -166,7 +167,8 @@ class Replies:
     def _voice(self, persona: str) -> Voice:
         """The persona's voice, or the one the session chose for its own persona."""
         settings = self.ctx.engines.settings
-        chosen = settings.voices.get(self.ctx.config.voice)
+        name = session_voice(settings.voices, self.ctx.config.voice)
+        chosen = None if name is None else settings.voices[name]
         if chosen is not None and persona == self.ctx.config.model:
             voice = Voice(str(chosen.model) if chosen.model else None, chosen.speaker, chosen.speed)
         else:
