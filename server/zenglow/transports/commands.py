@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from ..conversation import events as ev
-from ..conversation.session import Session
+from ..conversation.session import Session, SessionError
 from .realtime import client_events as rt
 from .realtime.encoder import wire_item
 
@@ -49,15 +49,21 @@ def session_changes(patch: rt.SessionConfigPatch, session: Session) -> dict[str,
     return c
 
 
+async def update_session(patch: rt.SessionConfigPatch, session: Session) -> None:
+    """All of a `session.update`, or a SessionError that says nothing of it was applied."""
+    try:
+        await session.update(ignored=patch.ignored, **session_changes(patch, session))
+    except SessionError as exc:
+        raise SessionError(exc.code, f"{exc.message}; {rt.REFUSED}", exc.param) from None
+
+
 async def dispatch(event: rt.ClientEvent, session: Session, send: Any) -> None:
     """Carry out one client event.  Only quick work here: models run in session tasks."""
     match event:
         case rt.AudioAppend():
             session.append_audio(event.pcm)
         case rt.SessionUpdate():
-            if event.config.ignored:
-                log.debug("session.update: ignored %s", ", ".join(event.config.ignored))
-            await session.update(**session_changes(event.config, session))
+            await update_session(event.config, session)
         case rt.AudioCommit():
             await session.commit()
         case rt.AudioClear():
@@ -74,6 +80,8 @@ async def dispatch(event: rt.ClientEvent, session: Session, send: Any) -> None:
             item = session.items[session.find(event.item_id)]
             await send([session_events(send).item_retrieved(wire_item(item))])
         case rt.ResponseCreate():
+            if event.ignored:
+                log.info("response.create: accepted, not honoured: %s", ", ".join(event.ignored))
             modalities = tuple(event.output_modalities) if event.output_modalities else None
             await session.create_response(instructions=event.instructions, modalities=modalities)
         case rt.ResponseCancel():

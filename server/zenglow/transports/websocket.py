@@ -19,6 +19,7 @@ from ..conversation.session import Session, SessionError
 from .commands import dispatch
 from .realtime import client_events as rt
 from .realtime.encoder import RealtimeEncoder
+from .realtime.extensions import wants_extensions
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -49,7 +50,7 @@ async def serve_realtime(ws: WebSocket, runtime: Runtime) -> None:
     offered = ws.scope.get("subprotocols") or []
     subprotocol = SUBPROTOCOL if SUBPROTOCOL in offered else None
     await ws.accept(subprotocol=subprotocol)
-    encoder = RealtimeEncoder()
+    encoder = RealtimeEncoder(extensions=wants_extensions(ws.query_params))
     limit = runtime.settings.server.max_sessions
     if len(runtime.sessions) >= limit or not runtime.ready:
         why = "server busy" if runtime.ready else "server is still loading its models"

@@ -19,7 +19,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from ...conversation.session import SessionError
-from ..commands import session_changes
+from ..commands import update_session
+from ..realtime.extensions import wants_extensions
 from .call import Call
 from .offer import OfferError, error_response, ice_configuration, read_offer, session_patch
 
@@ -81,12 +82,13 @@ async def create_call(request: Request, runtime: Runtime, calls: Calls) -> Respo
         ice_configuration(runtime.settings.webrtc),
         persona=offer.persona,
         max_message_bytes=max_bytes,
+        extensions=wants_extensions(request.query_params),
     )
     calls.live[call.id] = call  # counted from now on, so concurrent offers see the cap
     runtime.sessions.add(call.session)
     try:
         if patch is not None:
-            await call.session.update(**session_changes(patch, call.session))
+            await update_session(patch, call.session)
         answer = await call.answer(offer.sdp)
     except (OfferError, SessionError, ValueError, InternalError, InvalidAccessError,
             InvalidStateError) as exc:  # fmt: skip
