@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..engines.loader import Engines
+from ..settings.voices import UnknownVoice, session_voice
 from ..speech import vad
 from .context import SessionContext, SessionError, new_id
 from .events import (
@@ -128,15 +129,16 @@ class Session:
         """PCM16 at 24 kHz from the client; never blocks."""
         self.listening.listener.push(pcm)
 
-    async def update(self, **changes: Any) -> None:
+    async def update(self, *, ignored: tuple[str, ...] = (), **changes: Any) -> None:
+        """Change the config, all of it or (SessionError) nothing.  `ignored`: what the
+        client asked for that this session does not do; logged and reported back."""
         voice = changes.get("voice")
-        voices = self.engines.settings.voices
-        if voice is not None and voice != "default" and voice not in voices:
-            raise SessionError(
-                "invalid_value",
-                f"unknown voice {voice!r}; available: default, {', '.join(sorted(voices))}",
-                "session.audio.output.voice",
-            )
+        if voice is not None:
+            try:
+                session_voice(self.engines.settings.voices, voice)
+            except UnknownVoice as exc:
+                param = "session.audio.output.voice"
+                raise SessionError("invalid_value", exc.message, param) from None
         persona = changes.get("persona")
         if persona is not None:
             persona = str(persona).lower()
@@ -149,7 +151,9 @@ class Session:
                 )
             changes["persona"] = persona
             self.replies.sticky = None
-        self.ctx.config = dataclasses.replace(self.config, **changes)
+        if ignored:
+            log.info("session %s: accepted, not honoured: %s", self.config.id, ", ".join(ignored))
+        self.ctx.config = dataclasses.replace(self.config, **changes, ignored=ignored)
         listener = self.listening.listener
         listener.detecting = self.config.turn_detection is not None
         listener.detector.reconfigure(self._turn_config())
