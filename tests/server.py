@@ -42,8 +42,14 @@ class LoopbackServer:
         return self.server.servers[0].sockets[0].getsockname()[1]
 
     @property
-    def ws_url(self) -> str:
+    def stock_url(self) -> str:
+        """What a stock Realtime client connects to: GA events only."""
         return f"ws://127.0.0.1:{self.port}/v1/realtime"
+
+    @property
+    def ws_url(self) -> str:
+        """The Realtime URL asking for the zenglow.* events, as the pages do."""
+        return f"{self.stock_url}?extensions=zenglow"
 
 
 def clip_pcm24(path: Any, *, pad_s: float = 0.0) -> np.ndarray:
@@ -87,7 +93,7 @@ class EventLog:
 
     async def wait_for(
         self,
-        type_: str,
+        type_: str | tuple[str, ...],  # a tuple: the first of any of these
         *,
         timeout: float = 60.0,  # noqa: ASYNC109 - bounds the whole search, not one await
         after: int = 0,
@@ -95,15 +101,16 @@ class EventLog:
     ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         seen = after
+        types = type_ if isinstance(type_, tuple) else (type_,)
         while True:
             for ev in self.events[seen:]:
-                if ev["type"] == type_ and (where is None or where(ev)):
+                if ev["type"] in types and (where is None or where(ev)):
                     return ev
             seen = len(self.events)
             left = deadline - time.monotonic()
             if left <= 0:
-                types = [e["type"] for e in self.events[-15:]]
-                raise TimeoutError(f"no {type_} within {timeout} s; last events: {types}")
+                last = [e["type"] for e in self.events[-15:]]
+                raise TimeoutError(f"no {type_} within {timeout} s; last events: {last}")
             self._new.clear()
             try:
                 await asyncio.wait_for(self._new.wait(), left)

@@ -93,10 +93,14 @@ def test_summarise_median_and_p95() -> None:
 
 
 def test_realtime_url_forms() -> None:
-    assert bench.realtime_url("127.0.0.1:8000") == "ws://127.0.0.1:8000/v1/realtime"
-    assert bench.realtime_url("https://h:1/") == "wss://h:1/v1/realtime"
+    ext = "extensions=zenglow"  # the bench reads zenglow.turn_metrics
+    assert bench.realtime_url("127.0.0.1:8000") == f"ws://127.0.0.1:8000/v1/realtime?{ext}"
+    assert bench.realtime_url("https://h:1/") == f"wss://h:1/v1/realtime?{ext}"
     assert bench.realtime_url("ws://h:1/v1/realtime?model=leonardo") == (
-        "ws://h:1/v1/realtime?model=leonardo"
+        f"ws://h:1/v1/realtime?model=leonardo&{ext}"
+    )
+    assert bench.realtime_url("ws://h:1/v1/realtime?extensions=zenglow&model=x") == (
+        f"ws://h:1/v1/realtime?{ext}&model=x"
     )
 
 

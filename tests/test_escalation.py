@@ -10,6 +10,8 @@ import pytest
 
 from zenglow.app import create_app
 from zenglow.engines.base import SpeechChunk, Voice
+from zenglow.settings.voices import SessionVoiceSettings, default_voices
+from zenglow.transports.realtime.client_events import REFUSED
 
 from .conftest import engines_with
 from .server import LoopbackServer, connect, user_text
@@ -33,8 +35,10 @@ class VoiceLog:
 
 @pytest.fixture(scope="module")
 def voiced(engines) -> Iterator[tuple[LoopbackServer, VoiceLog]]:
+    """The real voices, OpenAI's `ash` an alias of `joe-calm`; the voice of each sentence noted."""
     log = VoiceLog(engines.tts)
-    eng = dataclasses.replace(engines_with(engines), tts=log)
+    voices = {**default_voices(), "joe-calm": SessionVoiceSettings(speed=0.9, aliases=["ash"])}
+    eng = dataclasses.replace(engines_with(engines, voices=voices), tts=log)
     with LoopbackServer(create_app(eng.settings, eng)) as srv:
         yield srv, log
 
@@ -116,26 +120,30 @@ async def test_small_talk_stays_with_jarvis_and_a_pinned_persona_always_answers(
 
 
 async def test_a_session_picks_a_voice_for_its_persona(voiced):
+    """An unknown voice refuses the whole update (its instructions too) and says so; OpenAI's
+    `ash` is taken, and speaks in the voice whose alias it is."""
     server, log = voiced
     async with connect(server.ws_url) as client:
         await client.wait_for("session.created")
+        voice = {"audio": {"output": {"voice": "nova-x"}}}
+        refused = {"type": "realtime", "instructions": "Speak like a pirate.", **voice}
+        await client.send({"type": "session.update", "event_id": "v1", "session": refused})
+        err = (await client.wait_for("error"))["error"]
+        assert (err["code"], err["param"], err["event_id"]) == (
+            "invalid_value", "session.audio.output.voice", "v1",
+        )  # fmt: skip
+        assert "'nova-x'" in err["message"] and "joe-calm" in err["message"]
+        assert "ash" in err["message"] and err["message"].endswith(REFUSED)
         await client.send(
             {
                 "type": "session.update",
-                "event_id": "v1",
-                "session": {"type": "realtime", "audio": {"output": {"voice": "alloy"}}},
-            }
-        )
-        err = await client.wait_for("error")
-        assert err["error"]["code"] == "invalid_value" and "joe-calm" in err["error"]["message"]
-        await client.send(
-            {
-                "type": "session.update",
-                "session": {"type": "realtime", "audio": {"output": {"voice": "joe-calm"}}},
+                "session": {"type": "realtime", "audio": {"output": {"voice": "ash"}}},
             }
         )
         updated = await client.wait_for("session.updated")
-        assert updated["session"]["audio"]["output"]["voice"] == "joe-calm"
+        assert updated["session"]["audio"]["output"]["voice"] == "ash"
+        assert updated["session"]["instructions"] == ""  # nothing of the refused one
+        assert len(client.of("session.updated")) == 1
         n = len(log.spoken)
         await client.send(user_text("Hello there!"))
         await client.send({"type": "response.create"})

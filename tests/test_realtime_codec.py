@@ -6,7 +6,7 @@ import base64
 import itertools
 import json
 import typing
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pytest
@@ -45,6 +45,7 @@ from openai.types.realtime import realtime_audio_input_turn_detection as vad
 from openai.types.realtime import realtime_conversation_item_system_message as system_msg
 from openai.types.realtime import realtime_conversation_item_user_message as user_msg
 from openai.types.realtime import realtime_response_create_audio_output as response_audio
+from pydantic import Field, TypeAdapter
 
 from zenglow.engines.base import VisemeCue
 from zenglow.transports.realtime.client_events import (
@@ -121,7 +122,11 @@ def test_ga_session_update_from_sdk_models() -> None:
             ),
             transcription=Transcription(model="whisper-1", language="en"),
             max_output_tokens=200,
-            ignored=("session.tools",),
+            # `tools: []` asks for nothing; the server's Whisper settings decide the rest
+            ignored=(
+                "session.audio.input.transcription.model",
+                "session.audio.input.transcription.language",
+            ),
         ),
     )
 
@@ -148,7 +153,13 @@ def test_beta_session_update_from_sdk_models() -> None:
             turn_detection=TurnDetection(interrupt_response=False, semantic=True),
             transcription=Transcription(model="whisper-1", prompt="ZenGlow"),
             max_output_tokens="inf",
-            ignored=("session.temperature", "session.turn_detection.eagerness"),
+            ignored=(
+                "session.temperature",
+                "session.turn_detection.eagerness",
+                "session.turn_detection.type",  # semantic_vad, served by the server VAD
+                "session.input_audio_transcription.model",
+                "session.input_audio_transcription.prompt",
+            ),
         ),
     )
 
@@ -408,12 +419,17 @@ def assert_no_extras(value: Any, path: str = "") -> None:
             assert_no_extras(entry, f"{path}[{i}]")
 
 
+# What the Agents SDK validates every server event against, here in pydantic's strict mode
+SERVER_EVENT = TypeAdapter(Annotated[RealtimeServerEvent, Field(discriminator="type")])
+
+
 def check_standard(event: dict[str, Any]) -> SDKModel:
     wire = json.dumps(event)
     cls = SDK_TYPES[event["type"]]
     model = cls.model_validate(json.loads(wire))
     assert_no_extras(model, event["type"])
     assert isinstance(validate_type(type_=RealtimeServerEvent, value=json.loads(wire)), cls)
+    assert isinstance(SERVER_EVENT.validate_python(json.loads(wire), strict=True), cls)
     parsed = RealtimeConnection.parse_event(typing.cast(Any, None), wire)  # what recv() does
     assert isinstance(parsed, cls) and parsed.type == event["type"]
     return model
@@ -425,7 +441,7 @@ def conversation(events: ServerEvents) -> list[dict[str, Any]]:
     session = session_object(
         session_id="sess_1", model="jarvis", voice="en_US-joe-medium", instructions="Be kind.",
         turn_detection=vad_on, transcription=Transcription(model="tiny.en", language="en"),
-        persona="jarvis",
+        zenglow={"persona": "jarvis", "ignored": ["session.tracing"]},
     )  # fmt: skip
     ptt = session_object(
         session_id="sess_1", model="jarvis", voice="v", output_modalities=("text",),
@@ -478,6 +494,10 @@ def conversation(events: ServerEvents) -> list[dict[str, Any]]:
         events.response_done(response_object("resp_4", status="failed", error="model_unavailable")),
         events.error("invalid_value", "bad", param="session.voice", event_id="evt_9"),
         events.error("engine_failed", "tts crashed", kind="server_error"),
+        events.protocol_error(ProtocolError("invalid_json", "not JSON")),
+        events.output_audio_buffer("started", "resp_1"),  # WebRTC: the track's playback
+        events.output_audio_buffer("stopped", "resp_1"),
+        events.output_audio_buffer("cleared", "resp_3"),
     ]  # fmt: skip
 
 
@@ -491,8 +511,30 @@ def extensions(events: ServerEvents) -> list[dict[str, Any]]:
     ]
 
 
+class Recorder(ServerEvents):
+    """ServerEvents that note which of their builders were called."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.called: set[str] = set()
+
+    def __getattribute__(self, name: str) -> Any:
+        if not name.startswith("_") and callable(getattr(ServerEvents, name, None)):
+            object.__getattribute__(self, "called").add(name)
+        return super().__getattribute__(name)
+
+
+def builders() -> set[str]:
+    return {
+        n for n in dir(ServerEvents) if not n.startswith("_") and callable(getattr(ServerEvents, n))
+    }
+
+
 def test_every_standard_event_validates_against_the_sdk() -> None:
-    built = conversation(ServerEvents())
+    recorder = Recorder()
+    built = conversation(recorder)
+    extensions(recorder)
+    assert recorder.called == builders(), "a server event builder this test never checks"
     assert {e["type"] for e in built} <= set(SDK_TYPES)
     for event in built:
         check_standard(event)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from zenglow.settings import ChatSettings, Settings, SettingsError, check_environment, load_settings
+from zenglow.settings.voices import OPENAI_VOICES, UnknownVoice, session_voice
 
 
 @pytest.fixture(autouse=True)
@@ -190,6 +191,34 @@ def test_unknown_persona_lists_the_known_ones() -> None:
     ):
         s.persona("unknown")
     assert s.persona("LEONARDO").display_name == "Leonardo"
+
+
+def test_voice_names_openai_names_and_aliases(tmp_path: Path) -> None:
+    path = toml(tmp_path, '[voices.joe-calm]\nspeed = 0.9\naliases = ["ash", "my-voice"]\n')
+    voices = load_settings(path).voices
+    assert set(voices) == {"joe", "joe-brisk", "joe-calm"}  # the built-in ones are kept
+    chosen = [session_voice(voices, n) for n in ("joe", "ash", "my-voice")]
+    assert chosen == ["joe", "joe-calm", "joe-calm"]
+    for name in ("default", *(v for v in OPENAI_VOICES if v != "ash")):  # the persona's own
+        assert session_voice(voices, name) is None
+    with pytest.raises(UnknownVoice) as err:
+        session_voice(voices, "nova")
+    assert "'nova'" in err.value.message and "joe-calm" in err.value.message
+    assert all(name in err.value.message for name in OPENAI_VOICES)
+
+
+@pytest.mark.parametrize(
+    ("voices", "words"),
+    [
+        ('[voices.a]\naliases = ["joe"]\n', "'joe' is already a voice name"),
+        ('[voices.a]\naliases = ["default"]\n', "'default' is already a voice name"),
+        ('[voices.a]\naliases = ["ash"]\n[voices.b]\naliases = ["ash"]\n',
+         "'ash' is also an alias of voices.a"),
+    ],
+)  # fmt: skip
+def test_an_alias_means_one_voice(tmp_path: Path, voices: str, words: str) -> None:
+    with pytest.raises(SettingsError, match=words):
+        load_settings(toml(tmp_path, voices))
 
 
 # --- check_environment ------------------------------------------------------------------

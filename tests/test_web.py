@@ -294,7 +294,7 @@ def test_pure_client_modules(pw, server, tmp_path):
     assert abs(out["rms"] - 0.5 / 2**0.5) < 0.01  # 440 Hz passes the anti-alias filter
     assert abs(out["n44"] - 24000) <= 1
     assert out["backoff"] == [500, 1000, 2000, 4000, 8000, 10000, 10000]
-    assert out["url"] == "wss://k.lan:8443/v1/realtime?model=leonardo"
+    assert out["url"] == "wss://k.lan:8443/v1/realtime?model=leonardo&extensions=zenglow"
 
 
 def test_a_vrm_avatar_follows_the_visemes(pw, server, tmp_path):

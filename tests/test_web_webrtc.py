@@ -239,8 +239,8 @@ def test_pure_webrtc_client_pieces(pw, server, tmp_path):
     assert out["flushed"] == [None, 0]
     assert out["jitter"] == [100, 50, 0]  # since the start; over the last interval
     assert out["calls"] == [
-        "http://h:8000/v1/realtime/calls?model=jarvis",
-        "https://k.lan:8443/v1/realtime/calls?model=leonardo",
+        "http://h:8000/v1/realtime/calls?model=jarvis&extensions=zenglow",
+        "https://k.lan:8443/v1/realtime/calls?model=leonardo&extensions=zenglow",
     ]
     assert out["modes"] == ["ws", "ws", "webrtc", "webrtc", "auto", "auto"]
     fb = out["fallback"]

@@ -27,6 +27,7 @@ from .conftest import engines_with
 from .fakes import FakeClock
 from .server import LoopbackServer, clip_pcm24, connect, user_text
 from .speech import clip, wer
+from .test_realtime_codec import SERVER_EVENT
 from .webrtc_peer import Peer, rms, speech_frames
 
 MINIMAL_SDP = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
@@ -89,20 +90,21 @@ def test_offers_are_checked_before_anything_is_built() -> None:
             make()
         assert err.value.code == code and err.value.status == 400, err.value.message
     offer = offer_from_parts(audio.encode(), '{"model": "leonardo", "instructions": "Hi"}', None)
-    assert offer.persona == "leonardo" and offer.session == {
-        "model": "leonardo",
-        "instructions": "Hi",
-    }
-    assert offer_from_parts(audio, {"model": "x"}, "jarvis").persona == "jarvis"  # query wins
+    assert offer.persona == "leonardo" and offer.session == {"instructions": "Hi"}
+    query_wins = offer_from_parts(audio, {"model": "x"}, "jarvis")
+    assert query_wins.persona == "jarvis" and query_wins.session == {"model": "x"}
+    patch = session_patch(query_wins.session, 1 << 20)
+    assert patch is not None and patch.ignored == ("session.model",)  # not honoured
     patch = session_patch({"type": "realtime", "instructions": "Be brief."}, 1 << 20)
     assert patch is not None and patch.instructions == "Be brief."
 
 
 def test_bench_webrtc_pieces() -> None:
-    assert bench.calls_url("127.0.0.1:8000") == "http://127.0.0.1:8000/v1/realtime/calls"
-    assert bench.calls_url("https://h:1/") == "https://h:1/v1/realtime/calls"
+    ext = "extensions=zenglow"
+    assert bench.calls_url("127.0.0.1:8000") == f"http://127.0.0.1:8000/v1/realtime/calls?{ext}"
+    assert bench.calls_url("https://h:1/") == f"https://h:1/v1/realtime/calls?{ext}"
     assert bench.calls_url("ws://h:1/v1/realtime?model=leonardo") == (
-        "http://h:1/v1/realtime/calls?model=leonardo"
+        f"http://h:1/v1/realtime/calls?model=leonardo&{ext}"
     )
     track = Tracker()
     track.on_remote_audio(480, 1.0)  # no reply yet: not counted
@@ -414,9 +416,40 @@ async def test_bad_offers_get_a_clear_400(server) -> None:
     assert live(server) == (0, 0)
 
 
+async def test_a_stock_client_gets_ga_events_only(server) -> None:
+    """Without `?extensions=zenglow`: a whole turn on the channel, with nothing of ours."""
+    peer = Peer()
+    try:
+        offer = {"type": "realtime", "instructions": "Be brief.", "tracing": "auto"}
+        resp = await peer.call(
+            base_url(server), query="?model=jarvis", json=lambda s: {"sdp": s, "session": offer}
+        )
+        assert resp.status_code == 201, resp.text
+        created = await peer.wait_for("session.created", timeout=30)
+        assert (
+            created["session"]["instructions"] == "Be brief."
+            and "zenglow" not in created["session"]
+        )
+        peer.send(user_text("Hello there."))
+        peer.send({"type": "response.create"})
+        done = await peer.wait_for("response.done", timeout=90)
+        rid = done["response"]["id"]
+        await peer.wait_for(
+            "output_audio_buffer.stopped", timeout=30, where=lambda e: e["response_id"] == rid
+        )
+    finally:
+        await peer.close()
+    assert done["response"]["status"] == "completed"
+    assert peer.of("output_audio_buffer.started")
+    assert not [e["type"] for e in peer.events if e["type"].startswith("zenglow.")]
+    for event in peer.events:
+        SERVER_EVENT.validate_python(event, strict=True)
+
+
 async def test_session_from_the_offer_and_bad_channel_messages(server) -> None:
     url = base_url(server)
-    session = {"type": "realtime", "instructions": "Be brief.", "zenglow": {"persona": "leonardo"}}
+    session = {"type": "realtime", "instructions": "Be brief.", "zenglow": {"persona": "leonardo"},
+               "tracing": "auto"}  # fmt: skip
     peer = Peer()
     try:
         resp = await peer.call(  # OpenAI's multipart form: an sdp part and a session part
@@ -425,7 +458,10 @@ async def test_session_from_the_offer_and_bad_channel_messages(server) -> None:
         assert resp.status_code == 201, resp.text
         created = await peer.wait_for("session.created", timeout=30)
         assert created["session"]["instructions"] == "Be brief."
-        assert created["session"]["zenglow"]["persona"] == "leonardo"
+        assert created["session"]["zenglow"] == {
+            "persona": "leonardo",
+            "ignored": ["session.tracing"],
+        }
         assert not peer.of("session.updated")
         peer.send("{not json")
         peer.send('["an", "array"]')
@@ -491,7 +527,7 @@ def test_bench_over_webrtc(tmp_path: Path) -> None:
     assert any(line.startswith("median") for line in done.stdout.splitlines()), done.stdout
     result = json.loads(out.read_text())
     assert result["count"] == result["measured"] == 2
-    assert result["server"].endswith("/v1/realtime/calls")
+    assert result["server"].endswith("/v1/realtime/calls?extensions=zenglow")
     for row, c in zip(result["clips"], clips, strict=True):
         assert isinstance(row["voice_to_voice_ms"], float) and row["voice_to_voice_ms"] > 0
         assert wer(c.transcript, row["transcript"]) < 0.5, row["transcript"]

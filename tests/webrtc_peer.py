@@ -71,9 +71,12 @@ class Peer(EventLog):
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return self.pc.localDescription.sdp
 
-    async def call(self, base_url: str, *, query: str = "", **post: Any) -> httpx.Response:
+    async def call(
+        self, base_url: str, *, query: str = "?extensions=zenglow", **post: Any
+    ) -> httpx.Response:
         """POST the offer (as application/sdp unless `post` says otherwise); on 201 set the
-        answer and wait for the events channel to open."""
+        answer and wait for the events channel to open.  The query asks for the zenglow.*
+        events unless told otherwise."""
         sdp = await self.offer()
         if not post:
             post = {"content": sdp, "headers": {"content-type": "application/sdp"}}

@@ -26,10 +26,15 @@ export class TransportError extends Error {
 // Errors the server sends just before it closes a connection it will not serve.
 const REFUSALS = ["session_limit_reached", "rate_limit_exceeded", "server_shutting_down"];
 
+/** The query every page connection sends: its persona, and the zenglow.* events it uses. */
+export function realtimeQuery(persona) {
+  return `?model=${encodeURIComponent(persona)}&extensions=zenglow`;
+}
+
 export function realtimeUrl(loc, persona = "jarvis", server = null) {
-  if (server) return `${server.replace(/\/$/, "")}/v1/realtime?model=${encodeURIComponent(persona)}`;
+  if (server) return `${server.replace(/\/$/, "")}/v1/realtime${realtimeQuery(persona)}`;
   const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${loc.host}/v1/realtime?model=${encodeURIComponent(persona)}`;
+  return `${scheme}//${loc.host}/v1/realtime${realtimeQuery(persona)}`;
 }
 
 /** Reconnect delays: 0.5 s, 1 s, 2 s ... up to 10 s, with jitter so kiosks do not retry in step. */

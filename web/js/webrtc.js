@@ -7,7 +7,7 @@
 // connected and the channel open, or rejects after `timeoutMs`. DELETE on the call's
 // Location hangs up. The reply plays through an <audio> element (the path the browser's echo
 // canceller knows); the server stops it itself on barge-in, so nothing is truncated from here.
-import { TransportError } from "./realtime.js";
+import { TransportError, realtimeQuery } from "./realtime.js";
 import { RtpPlayout } from "./webrtc-playout.js";
 
 const CONNECT_TIMEOUT_MS = 8000;
@@ -20,7 +20,7 @@ export function callsUrl(loc, persona = "jarvis", server = null) {
   const base = server
     ? server.replace(/\/$/, "").replace(/^ws(s?):/, "http$1:")
     : `${loc.protocol}//${loc.host}`;
-  return `${base}/v1/realtime/calls?model=${encodeURIComponent(persona)}`;
+  return `${base}/v1/realtime/calls${realtimeQuery(persona)}`;
 }
 
 /** The receiver's jitter-buffer delay in ms from `inbound-rtp` stats: over the time since

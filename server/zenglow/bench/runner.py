@@ -30,7 +30,9 @@ from typing import IO, Any
 import numpy as np
 
 from ..speech.audio import AudioError, float_to_int16, read_audio
-from ..transports.realtime.extensions import METRICS
+from ..transports.realtime.extensions import METRICS, wants_extensions
+from ..transports.realtime.extensions import NAME as ZENGLOW
+from ..transports.realtime.extensions import QUERY_PARAM as EXTENSIONS
 from .client import RATE, run_clip, run_clip_webrtc, voiced_end
 
 COLUMNS = ("v2v", "srv_v2v", "endpoint", "stt", "llm_1st", "sentence", "tts_1st", "sent_1st")
@@ -133,11 +135,15 @@ async def bench_clips(
 
 
 def realtime_url(url: str) -> str:
-    """`host:port`, `http://host:port` or a full `ws://.../v1/realtime` -> the Realtime URL."""
+    """`host:port`, `http://host:port` or a full `ws://.../v1/realtime` -> the Realtime URL,
+    asking for the zenglow.* events (the bench reads `zenglow.turn_metrics`)."""
     u = urllib.parse.urlsplit(url if "://" in url else f"ws://{url}")
     scheme = {"http": "ws", "https": "wss"}.get(u.scheme, u.scheme)
     path = u.path if u.path not in ("", "/") else "/v1/realtime"
-    return urllib.parse.urlunsplit((scheme, u.netloc, path, u.query, ""))
+    query = dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
+    if not wants_extensions(query):
+        query[EXTENSIONS] = ",".join(filter(None, [query.get(EXTENSIONS), ZENGLOW]))
+    return urllib.parse.urlunsplit((scheme, u.netloc, path, urllib.parse.urlencode(query), ""))
 
 
 def calls_url(url: str) -> str:
@@ -175,7 +181,7 @@ def start_server(config: str | None, log: IO[bytes]) -> tuple[subprocess.Popen[b
     cmd = [sys.executable, "-m", "zenglow.cli", *(["--config", config] if config else [])]
     cmd += ["serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    return proc, f"ws://127.0.0.1:{port}/v1/realtime"
+    return proc, realtime_url(f"127.0.0.1:{port}")
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:

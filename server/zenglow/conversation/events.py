@@ -37,6 +37,8 @@ class SessionConfig:
     turn_detection: TurnDetection | None = TurnDetection()  # None: push-to-talk
     transcription: bool = True
     max_output_tokens: int | None = None
+    # what the latest update asked for that this session does not do (wire paths)
+    ignored: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

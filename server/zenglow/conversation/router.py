@@ -12,6 +12,7 @@ import dataclasses
 from ..engines.base import ChatMessage, Voice
 from ..engines.loader import voice_of
 from ..personas.routing import Route, RoutingRules, handoff_line, route
+from ..settings.voices import session_voice
 from .context import SessionContext
 from .turn import Preface, Turn
 
@@ -69,7 +70,8 @@ class Router:
     def voice(self, persona: str) -> Voice:
         """The persona's voice, or the one the session chose for its own persona."""
         settings = self.ctx.engines.settings
-        chosen = settings.voices.get(self.ctx.config.voice)
+        name = session_voice(settings.voices, self.ctx.config.voice)
+        chosen = None if name is None else settings.voices[name]
         if chosen is not None and persona == self.ctx.config.model:
             voice = Voice(str(chosen.model) if chosen.model else None, chosen.speaker, chosen.speed)
         else:

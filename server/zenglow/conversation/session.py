@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..engines.loader import Engines
+from ..settings.voices import UnknownVoice, session_voice
 from ..speech import vad
 from .context import SessionContext, SessionError, new_id
 from .events import (
@@ -138,17 +139,20 @@ class Session:
         """PCM16 at 24 kHz from the client; never blocks."""
         self.listening.listener.push(pcm)
 
-    async def update(self, *, announce: bool = True, **changes: Any) -> None:
-        """Apply a session.update; `announce=False` configures a session before it starts
-        (its `session.created` then carries the config)."""
+    async def update(
+        self, *, announce: bool = True, ignored: tuple[str, ...] = (), **changes: Any
+    ) -> None:
+        """Change the config, all of it or (SessionError) nothing.  `ignored`: what the
+        client asked for that this session does not do; logged and reported back.
+        `announce=False` configures a session before it starts (its `session.created` then
+        carries the config)."""
         voice = changes.get("voice")
-        voices = self.engines.settings.voices
-        if voice is not None and voice != "default" and voice not in voices:
-            raise SessionError(
-                "invalid_value",
-                f"unknown voice {voice!r}; available: default, {', '.join(sorted(voices))}",
-                "session.audio.output.voice",
-            )
+        if voice is not None:
+            try:
+                session_voice(self.engines.settings.voices, voice)
+            except UnknownVoice as exc:
+                param = "session.audio.output.voice"
+                raise SessionError("invalid_value", exc.message, param) from None
         persona = changes.get("persona")
         if persona is not None:
             persona = str(persona).lower()
@@ -161,7 +165,9 @@ class Session:
                 )
             changes["persona"] = persona
             self.replies.router.sticky = None
-        config = dataclasses.replace(self.config, **changes)
+        if ignored:
+            log.info("session %s: accepted, not honoured: %s", self.config.id, ", ".join(ignored))
+        config = dataclasses.replace(self.config, **changes, ignored=ignored)
         try:
             turn = self._turn_config(config)
         except ValueError as exc:  # the codec checks each field; this catches combinations

@@ -35,10 +35,11 @@ from .personas import (
     Section,
     VoiceSettings,
     _default_personas,
-    _default_voices,
+    _invalid,
 )
 from .security import AuthSettings, LimitSettings
 from .server import ServerSettings, WebRtcSettings
+from .voices import SessionVoiceSettings, alias_problems, default_voices
 
 __all__ = [
     "DEFAULT_OLLAMA_URL",
@@ -50,6 +51,7 @@ __all__ = [
     "LimitSettings",
     "PersonaSettings",
     "ServerSettings",
+    "SessionVoiceSettings",
     "Settings",
     "SettingsError",
     "VoiceSettings",
@@ -115,16 +117,20 @@ class EmbeddedLlmSettings(Section):
     n_threads: int | None = Field(None, ge=1)
 
 
-class _PersonaDefaults(PydanticBaseSettingsSource):
-    """Lowest-priority source: the built-in personas, so the file and the environment can
-    change one key of a persona (`ZENGLOW_PERSONAS__JARVIS__CHAT__BACKEND=ollama`) and keep
-    the rest, and add personas beside the built-in ones."""
+class _BuiltInDefaults(PydanticBaseSettingsSource):
+    """Lowest-priority source: the built-in personas and voices, so the file and the
+    environment can change one key of a persona (`ZENGLOW_PERSONAS__JARVIS__CHAT__BACKEND=
+    ollama`) or a voice (`[voices.joe-calm] aliases = ["ash"]`) and keep the rest, and add
+    personas and voices beside the built-in ones."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return {"personas": {k: v.model_dump() for k, v in _default_personas().items()}}
+        return {
+            "personas": {k: v.model_dump() for k, v in _default_personas().items()},
+            "voices": {k: v.model_dump() for k, v in default_voices().items()},
+        }
 
 
 class Settings(BaseSettings):
@@ -143,8 +149,8 @@ class Settings(BaseSettings):
     vad: VadSettings = VadSettings()
     llm: EmbeddedLlmSettings = EmbeddedLlmSettings()
     personas: dict[str, PersonaSettings] = Field(default_factory=_default_personas)
-    voices: dict[str, VoiceSettings] = Field(
-        default_factory=_default_voices, description="voices a session may choose for its persona"
+    voices: dict[str, SessionVoiceSettings] = Field(
+        default_factory=default_voices, description="voices a session may choose for its persona"
     )
     default_persona: str = "jarvis"
     allow_device_fallback: bool = Field(
@@ -165,8 +171,18 @@ class Settings(BaseSettings):
         path = _config_file.get()
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        sources.append(_PersonaDefaults(settings_cls))
+        sources.append(_BuiltInDefaults(settings_cls))
         return tuple(sources)
+
+    @field_validator("voices")
+    @classmethod
+    def _one_voice_per_name(
+        cls, voices: dict[str, SessionVoiceSettings]
+    ) -> dict[str, SessionVoiceSettings]:
+        problems = alias_problems(voices)
+        if problems:
+            raise _invalid("; ".join(problems))
+        return voices
 
     def persona(self, name: str | None) -> PersonaSettings:
         key = (name or self.default_persona).lower()

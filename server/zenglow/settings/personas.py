@@ -186,12 +186,3 @@ def _default_personas() -> dict[str, PersonaSettings]:
             avatar=AvatarSettings(look="mira-analyst", accent="#7fb2e5"),
         ),
     }
-
-
-def _default_voices() -> dict[str, VoiceSettings]:
-    """Voices a client may pick with `session.update` (`audio.output.voice`)."""
-    return {
-        "joe": VoiceSettings(),
-        "joe-brisk": VoiceSettings(speed=1.15),
-        "joe-calm": VoiceSettings(speed=0.9),
-    }

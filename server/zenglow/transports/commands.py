@@ -52,15 +52,24 @@ def session_changes(patch: rt.SessionConfigPatch, session: Session) -> dict[str,
     return c
 
 
+async def update_session(
+    patch: rt.SessionConfigPatch, session: Session, *, announce: bool = True
+) -> None:
+    """All of a `session.update`, or a SessionError that says nothing of it was applied."""
+    try:
+        changes = session_changes(patch, session)
+        await session.update(announce=announce, ignored=patch.ignored, **changes)
+    except SessionError as exc:
+        raise SessionError(exc.code, f"{exc.message}; {rt.REFUSED}", exc.param) from None
+
+
 async def dispatch(event: rt.ClientEvent, session: Session, send: Any) -> None:
     """Carry out one client event.  Only quick work here: models run in session tasks."""
     match event:
         case rt.AudioAppend():
             session.append_audio(event.pcm)
         case rt.SessionUpdate():
-            if event.config.ignored:
-                log.debug("session.update: ignored %s", ", ".join(event.config.ignored))
-            await session.update(**session_changes(event.config, session))
+            await update_session(event.config, session)
         case rt.AudioCommit():
             await session.commit()
         case rt.AudioClear():
@@ -77,6 +86,8 @@ async def dispatch(event: rt.ClientEvent, session: Session, send: Any) -> None:
             item = session.items[session.find(event.item_id)]
             await send([session_events(send).item_retrieved(wire_item(item))])
         case rt.ResponseCreate():
+            if event.ignored:
+                log.info("response.create: accepted, not honoured: %s", ", ".join(event.ignored))
             modalities = tuple(event.output_modalities) if event.output_modalities else None
             await session.create_response(instructions=event.instructions, modalities=modalities)
         case rt.ResponseCancel():

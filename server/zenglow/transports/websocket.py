@@ -21,11 +21,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ..conversation import events as ev
 from ..conversation.session import Session, SessionError
 from ..runtime import Refusal, Runtime
-from .commands import handle_message, parse_session, session_changes
+from .commands import handle_message, parse_session, update_session
 from .door.keys import AuthError, Principal
 from .door.limits import EventGate
 from .realtime import client_events as rt
 from .realtime.encoder import RealtimeEncoder
+from .realtime.extensions import wants_extensions
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ async def serve_realtime(ws: WebSocket, runtime: Runtime) -> None:
     offered = ws.scope.get("subprotocols") or []
     subprotocol = SUBPROTOCOL if SUBPROTOCOL in offered else None
     await ws.accept(subprotocol=subprotocol)
-    encoder = RealtimeEncoder()
+    encoder = RealtimeEncoder(extensions=wants_extensions(ws.query_params))
     slot = runtime.admit(principal.client)
     if isinstance(slot, Refusal):
         refusal = encoder.out.error(slot.code, slot.message, kind="server_error")
@@ -99,7 +100,7 @@ async def serve_realtime(ws: WebSocket, runtime: Runtime) -> None:
         session = Session(runtime.engines, outbox.emit, persona=persona)
         if preset:
             patch = parse_session(preset, s.server.max_message_bytes)
-            await session.update(announce=False, **session_changes(patch, session))
+            await update_session(patch, session, announce=False)
     except (AuthError, rt.ProtocolError, SessionError) as exc:
         slot.release()
         await ws.send_text(json.dumps(encoder.out.error(exc.code, exc.message)))

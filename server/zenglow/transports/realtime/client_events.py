@@ -21,8 +21,12 @@ Decisions:
   of `TurnDetection`.  `semantic_vad` is served by the server VAD (`TurnDetection.semantic`
   records the request).
 - ZenGlow's own options travel in `session.zenglow`: `{"persona": "<name>" | "auto"}`.
-- Fields that change nothing here (tools, tracing, noise_reduction, model, ...) are not
-  errors; their paths are listed in `ignored` for the session to log.
+- Fields that change nothing here (tools, tracing, noise_reduction, model, the transcription
+  model, `semantic_vad` served by the server VAD, ...) are not errors; their paths are listed
+  in `ignored` for the session to log and report.  Null or empty values ask for nothing and
+  are not listed.
+- A `session.update` with any bad field is refused whole (as OpenAI's is): the error says
+  so (`REFUSED`) and nothing in it is applied.
 
 Limits and error codes (`ProtocolError.code`, sent back as an `error` event of type
 `invalid_request_error` carrying the client's `event_id` when it could be read):
@@ -52,6 +56,7 @@ import numpy as np
 from ...speech.audio import AudioError, pcm16_from_bytes
 from .session_config import (
     OFF,
+    REFUSED,
     SAMPLE_RATE,
     MaxTokens,
     Modalities,
@@ -69,6 +74,7 @@ from .typed_json import JsonObject, ProtocolError
 
 __all__ = [
     "OFF",
+    "REFUSED",
     "SAMPLE_RATE",
     "ClientEvent",
     "MaxTokens",
@@ -234,10 +240,16 @@ def _item_id(o: JsonObject) -> str:
     return o.text("item_id", required=True, nonempty=True) or ""
 
 
+def _session_update(o: JsonObject) -> SessionUpdate:
+    try:
+        return SessionUpdate(o.event_id, parse_session_patch(o.sub("session", required=True)))
+    except ProtocolError as exc:
+        message = f"{exc.message}; {REFUSED}"
+        raise ProtocolError(exc.code, message, event_id=exc.event_id, param=exc.param) from None
+
+
 _PARSERS: dict[str, Callable[[JsonObject], ClientEvent]] = {
-    "session.update": lambda o: SessionUpdate(
-        o.event_id, parse_session_patch(o.sub("session", required=True))
-    ),
+    "session.update": _session_update,
     "input_audio_buffer.append": _audio_append,
     "input_audio_buffer.commit": lambda o: AudioCommit(o.event_id),
     "input_audio_buffer.clear": lambda o: AudioClear(o.event_id),

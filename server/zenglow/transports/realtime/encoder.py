@@ -10,6 +10,7 @@ from typing import Any
 
 from ...conversation import events as ev
 from .client_events import Transcription
+from .extensions import is_extension
 from .objects import (
     assistant_item,
     message_item,
@@ -22,7 +23,10 @@ from .server_events import ServerEvents
 Json = dict[str, Any]
 
 
-def wire_session(config: ev.SessionConfig) -> Json:
+def wire_session(config: ev.SessionConfig, *, extensions: bool = False) -> Json:
+    """What the session really does; with extensions, also what it was asked and does not do
+    (`zenglow.ignored`, paths of the latest update) and its persona."""
+    zenglow = {"persona": config.persona, "ignored": list(config.ignored)}
     return session_object(
         session_id=config.id,
         model=config.model,
@@ -33,7 +37,7 @@ def wire_session(config: ev.SessionConfig) -> Json:
         transcription=Transcription(model="whisper") if config.transcription else None,
         speed=config.speed,
         max_output_tokens=config.max_output_tokens or "inf",
-        persona=config.persona,
+        zenglow=zenglow if extensions else None,
     )
 
 
@@ -49,11 +53,21 @@ def wire_item(item: ev.Item) -> Json:
 
 
 class RealtimeEncoder:
-    def __init__(self, server_events: ServerEvents | None = None) -> None:
+    """Session facts -> wire events.  `extensions`: the client asked for the `zenglow.*`
+    events (and the session object's `zenglow` part); without, only GA events go out."""
+
+    def __init__(
+        self, server_events: ServerEvents | None = None, *, extensions: bool = False
+    ) -> None:
         self.out = server_events or ServerEvents()
+        self.extensions = extensions
         self._responses: dict[str, ev.ResponseStarted] = {}
 
     def encode(self, e: ev.SessionEvent) -> list[Json]:
+        wire = self._encode(e)
+        return wire if self.extensions else [w for w in wire if not is_extension(w)]
+
+    def _encode(self, e: ev.SessionEvent) -> list[Json]:
         o = self.out
         match e:
             case ev.AudioOut():
@@ -67,9 +81,9 @@ class RealtimeEncoder:
                     return [o.text_delta(e.response_id, e.item_id, e.delta)]
                 return [o.transcript_delta(e.response_id, e.item_id, e.delta)]
             case ev.SessionStarted():
-                return [o.session_created(wire_session(e.config))]
+                return [o.session_created(wire_session(e.config, extensions=self.extensions))]
             case ev.SessionUpdated():
-                return [o.session_updated(wire_session(e.config))]
+                return [o.session_updated(wire_session(e.config, extensions=self.extensions))]
             case ev.StateChanged():
                 return [o.state(e.state)]
             case ev.SpeechStarted():

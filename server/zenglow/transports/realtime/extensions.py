@@ -1,5 +1,11 @@
 """ZenGlow's extensions to the Realtime server events, namespaced `zenglow.*` (pure).
 
+Only clients that ask for them get them: `?extensions=zenglow` on the WebSocket URL or on
+`POST /v1/realtime/calls` (`QUERY_PARAM`, `NAME`).  Those clients also see the `zenglow`
+part of the session object: the persona setting, and what the latest session config asked
+for that the session accepted and does not do (`ignored`).  A stock client sees GA
+events only, so a client that validates every server event finds nothing it does not know.
+
 zenglow.visemes       {response_id, item_id, audio_offset_ms, cues: [{viseme, start_ms,
                       end_ms}]}: `audio_offset_ms` is where the audio chunk the cues belong
                       to starts, from the start of that response's audio; cue times count
@@ -11,17 +17,29 @@ zenglow.persona       {persona, reason}
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...engines.base import VisemeCue
 
 Json = dict[str, Any]
+QUERY_PARAM = "extensions"
+NAME = "zenglow"
+PREFIX = f"{NAME}."
 STATES = ("listening", "user_speaking", "thinking", "speaking", "interrupted")
 METRICS = (
     "endpoint_ms", "stt_ms", "llm_first_token_ms", "first_sentence_ms", "tts_first_audio_ms",
     "first_audio_sent_ms", "voice_to_voice_ms",
 )  # fmt: skip
+
+
+def wants_extensions(query: Mapping[str, str]) -> bool:
+    """`?extensions=zenglow` in a connection's query (a comma-separated list)."""
+    return NAME in (v.strip().lower() for v in query.get(QUERY_PARAM, "").split(","))
+
+
+def is_extension(event: Json) -> bool:
+    return str(event.get("type", "")).startswith(PREFIX)
 
 
 def _ms(value: float | None) -> float | None:

@@ -42,11 +42,11 @@ def session_object(
     transcription: Transcription | None = None,  # None: no input transcription
     speed: float = 1.0,
     max_output_tokens: MaxTokens = "inf",
-    persona: str | None = None,
+    zenglow: Json | None = None,  # ZenGlow's part, for clients that asked for extensions
 ) -> Json:
     """The full, effective GA session object of `session.created` / `session.updated`."""
     vad = turn_detection
-    return {
+    session = {
         "type": "realtime",
         "object": "realtime.session",
         "id": session_id,
@@ -75,8 +75,8 @@ def session_object(
         "tools": [],
         "tool_choice": "auto",
         "tracing": None,
-        "zenglow": {"persona": persona},
     }
+    return session if zenglow is None else {**session, "zenglow": zenglow}
 
 
 def _transcription(t: Transcription | None) -> Json | None:

@@ -127,9 +127,17 @@ class ServerEvents(ExtensionEvents):
     def transcription_failed(
         self, item_id: str, message: str, *, code: str = "transcription_failed"
     ) -> Json:
-        error = {"type": "server_error", "code": code, "message": message, "param": None}
+        # no `param`: the JavaScript SDK refuses this event when it is null
+        error = {"type": "server_error", "code": code, "message": message}
         kind = "conversation.item.input_audio_transcription.failed"
         return self._event(kind, item_id=item_id, content_index=0, error=error)
+
+    def output_audio_buffer(self, what: str, response_id: str) -> Json:
+        """`output_audio_buffer.started|stopped|cleared`: the WebRTC track starts a reply,
+        finishes it, or drops it on barge-in (as OpenAI's WebRTC calls say)."""
+        if what not in ("started", "stopped", "cleared"):
+            raise ValueError(f"unknown output audio buffer event {what!r}")
+        return self._event(f"output_audio_buffer.{what}", response_id=response_id)
 
     # responses
     def response_created(self, response: Json) -> Json:

@@ -10,6 +10,8 @@ from typing import Any, Literal
 from .typed_json import JsonObject
 
 SAMPLE_RATE = 24000
+# Every refused session.update says so: like OpenAI's, it is refused whole, nothing applied.
+REFUSED = "refused as a whole: nothing in this session config was applied"
 Modalities = tuple[Literal["audio"]] | tuple[Literal["text"]]
 MaxTokens = int | Literal["inf"]
 
@@ -117,6 +119,8 @@ def _turn_detection(o: JsonObject, ignored: list[str]) -> TurnDetection | Off:
     kind = td.text("type") or "server_vad"
     if kind not in ("server_vad", "semantic_vad"):
         raise td.error("type", f"turn detection {kind!r} is not served: use server_vad or null")
+    if kind == "semantic_vad":  # served by the server VAD
+        ignored.append(td.param("type"))
     given: dict[str, Any] = {
         "threshold": td.number("threshold", 0.01, 1.0),
         "prefix_padding_ms": td.integer("prefix_padding_ms", hi=10_000),
@@ -133,7 +137,9 @@ def _transcription(o: JsonObject, key: str, ignored: list[str]) -> Transcription
     if t is None:
         return OFF
     ignored += t.unknown({"model", "language", "prompt"})
-    return Transcription(t.text("model"), t.text("language"), t.text("prompt"))
+    result = Transcription(t.text("model"), t.text("language"), t.text("prompt"))
+    ignored += t.asked("model", "language", "prompt")  # the server's Whisper settings decide
+    return result
 
 
 def parse_session_patch(s: JsonObject) -> SessionConfigPatch:

@@ -77,4 +77,13 @@ class JsonObject:
         return self._value(key, (list,), "an array", required)
 
     def unknown(self, known: set[str]) -> list[str]:
-        return [self.param(k) for k in self.data if k not in known]
+        """Paths of the fields not in `known` that ask for something (not null, [] or {})."""
+        return [self.param(k) for k, v in self.data.items() if k not in known and _asks(v)]
+
+    def asked(self, *keys: str) -> list[str]:
+        """Paths of those `keys` that ask for something."""
+        return [self.param(k) for k in keys if _asks(self.data.get(k))]
+
+
+def _asks(value: Any) -> bool:
+    return value is not None and value != [] and value != {}

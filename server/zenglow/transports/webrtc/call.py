@@ -85,6 +85,7 @@ class Call:
         max_message_bytes: int,
         settings: Settings,
         owner: str = "",
+        extensions: bool = False,  # the client asked for the zenglow.* events
     ) -> None:
         self.id = f"rtc_{uuid.uuid4().hex[:20]}"
         self.owner = owner  # who may hang it up
@@ -92,7 +93,7 @@ class Call:
         self.gate = EventGate(settings.limits)
         self.last_heard = time.monotonic()  # the client's last event or microphone frame
         self.pc = RTCPeerConnection(config)
-        self.events = EventChannel(RealtimeEncoder())
+        self.events = EventChannel(RealtimeEncoder(extensions=extensions))
         self.session = Session(engines, self._emit, persona=persona)
         self.voice = PcmTrack(on_start=self._on_audio_start, on_drain=self._on_drain)
         self.max_message_bytes = max_message_bytes
@@ -302,15 +303,15 @@ class Call:
         playing = self._playing
         if playing is not None and (dropped or response_id in (None, playing)):
             self._playing = None
-            self.events.put_nowait(self.events.buffer_event("cleared", playing))
+            self._buffer("cleared", playing)
 
     def _on_audio_start(self, tag: Any, sample: int) -> None:
         if not isinstance(tag, _Audio):
             return
         if tag.response_id != self._playing:
             self._playing = tag.response_id
-            self.events.put_nowait(self.events.buffer_event("started", tag.response_id))
-        if tag.cues:
+            self._buffer("started", tag.response_id)
+        if tag.cues and self.events.encoder.extensions:
             wire = self.events.encoder.out.visemes(
                 tag.response_id, tag.item_id, tag.offset_ms, tag.cues
             )
@@ -318,9 +319,12 @@ class Call:
             wire["rtp_timestamp"] = self._rtp(sample)
             self.events.put_nowait(wire)
 
+    def _buffer(self, what: str, response_id: str) -> None:
+        self.events.put_nowait(self.events.encoder.out.output_audio_buffer(what, response_id))
+
     def _on_drain(self) -> None:
         if self._playing is not None and self._playing == self._done:
-            self.events.put_nowait(self.events.buffer_event("stopped", self._playing))
+            self._buffer("stopped", self._playing)
             self._playing = None
 
     def _rtp(self, sample: int) -> int | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
 from ...conversation import events as ev
@@ -59,14 +58,6 @@ class EventChannel:
             self.queue.get_nowait()
             self.dropped += 1
         self.queue.put_nowait(msg)
-
-    def buffer_event(self, what: str, response_id: str) -> Json:
-        """`output_audio_buffer.started|stopped|cleared`, as OpenAI's WebRTC calls send them."""
-        return {
-            "type": f"output_audio_buffer.{what}",
-            "event_id": f"event_{uuid.uuid4().hex[:20]}",
-            "response_id": response_id,
-        }
 
     async def send_loop(self) -> None:
         await self._opened.wait()

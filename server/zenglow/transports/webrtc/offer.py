@@ -94,8 +94,11 @@ def offer_from_parts(
         raise OfferError("invalid_sdp", "'sdp' must be a string")
     check_sdp(sdp)
     config = session_json(session, where)
-    model = query_model or (config or {}).get("model")
-    return Offer(sdp, model if isinstance(model, str) else None, config)
+    model = query_model
+    if model is None and config is not None and isinstance(config.get("model"), str):
+        # it names the persona: taken here, so not reported as a field left unhonoured
+        model, config = config["model"], {k: v for k, v in config.items() if k != "model"}
+    return Offer(sdp, model, config)
 
 
 def session_patch(config: dict[str, Any] | None, max_bytes: int) -> rt.SessionConfigPatch | None:

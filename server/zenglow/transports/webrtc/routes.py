@@ -22,10 +22,11 @@ from fastapi.responses import JSONResponse, Response
 
 from ...conversation.session import SessionError
 from ...runtime import Refusal, Runtime
-from ..commands import session_changes
+from ..commands import update_session
 from ..door.keys import AuthError, Principal
 from ..door.middleware import BodyTooLarge
 from ..errors import error_response
+from ..realtime.extensions import wants_extensions
 from .call import Call
 from .offer import OfferError, ice_configuration, read_offer, session_patch
 
@@ -80,11 +81,12 @@ async def create_call(request: Request, runtime: Runtime, calls: Calls) -> Respo
             max_message_bytes=max_bytes,
             owner=principal.owner,
             settings=runtime.settings,
+            extensions=wants_extensions(request.query_params),
         )
         calls.live[call.id] = call
         slot.connection = call
         if patch is not None:
-            await call.session.update(announce=False, **session_changes(patch, call.session))
+            await update_session(patch, call.session, announce=False)
         answer = await call.answer(offer.sdp)
         answered = True
     except Exception as exc:  # whatever failed, the call is forgotten and its slot freed
