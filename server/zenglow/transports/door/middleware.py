@@ -91,7 +91,7 @@ class DoorMiddleware:
             )
         address = (scope.get("client") or ("unknown",))[0]
         if not rt.keys.enabled:
-            if not rt.origins.host_allowed(host):
+            if not is_public(path) and not rt.origins.host_allowed(host):
                 raise AuthError(
                     "host_not_allowed",
                     f"this server does not answer to the name {host!r}: use its address, or "
