@@ -37,6 +37,11 @@ class LoopbackServer:
         self.server.should_exit = True
         self.thread.join(timeout=20)
 
+    def live(self) -> tuple[int, int]:
+        """(live WebRTC calls, live sessions of any transport)."""
+        state = self.server.config.app.state
+        return len(state.webrtc_calls), len(state.runtime.sessions)
+
     @property
     def port(self) -> int:
         return self.server.servers[0].sockets[0].getsockname()[1]
@@ -61,6 +66,12 @@ def clip_pcm24(path: Any, *, pad_s: float = 0.0) -> np.ndarray:
 def append_event(pcm: np.ndarray) -> str:
     audio = base64.b64encode(pcm.astype("<i2").tobytes()).decode()
     return json.dumps({"type": "input_audio_buffer.append", "audio": audio})
+
+
+PUSH_TO_TALK = {
+    "type": "session.update",
+    "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
+}
 
 
 def user_text(text: str, event_id: str | None = None) -> dict:

@@ -56,11 +56,6 @@ def target(engines: Engines) -> Iterator[LoopbackServer]:
         yield srv
 
 
-def live(srv: LoopbackServer) -> tuple[int, int]:
-    state = srv.server.config.app.state
-    return len(state.webrtc_calls), len(state.runtime.sessions)
-
-
 async def test_random_events_get_errors_and_the_session_goes_on(target: LoopbackServer) -> None:
     print(f"fuzz seed {SEED}")
     rng = random.Random(SEED)
@@ -115,7 +110,7 @@ async def test_random_events_get_errors_and_the_session_goes_on(target: Loopback
     assert grown < 300, f"seed {SEED}: memory grew {grown:.0f} MiB"
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 20
-    while live(target) != (0, 0):
+    while target.live() != (0, 0):
         assert loop.time() < deadline, "a slot leaked"
         await asyncio.sleep(0.1)
 
@@ -160,6 +155,6 @@ async def test_malformed_offers_and_uploads_get_4xx_and_leak_nothing(
     assert sum(v for k, v in statuses.items() if k >= 400) > 50  # mostly malformed
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
-    while live(target) != (0, 0):
+    while target.live() != (0, 0):
         assert loop.time() < deadline, "a call leaked"
         await asyncio.sleep(0.1)

@@ -22,7 +22,7 @@ from zenglow.settings import AuthSettings, LimitSettings
 
 from .conftest import engines_with
 from .fakes import ScriptedChat
-from .server import LoopbackServer, append_event, connect, user_text
+from .server import PUSH_TO_TALK, LoopbackServer, append_event, connect, user_text
 from .webrtc_peer import Peer
 
 KEY_A = "limits-key-a-0123456789"
@@ -31,11 +31,6 @@ KEY_B = "limits-key-b-0123456789"
 
 def base(srv: LoopbackServer) -> str:
     return f"http://127.0.0.1:{srv.port}"
-
-
-def live(srv: LoopbackServer) -> tuple[int, int]:
-    state = srv.server.config.app.state
-    return len(state.webrtc_calls), len(state.runtime.sessions)
 
 
 async def until(cond, within: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -93,7 +88,7 @@ async def test_one_client_cannot_take_every_session(tight: LoopbackServer) -> No
             assert "sessions_per_client" in refused["error"]["message"]
         async with connect(tight.ws_url, additional_headers=auth(KEY_B)) as other:
             await other.wait_for("session.created")  # another key is not locked out
-    await until(lambda: live(tight)[1] == 0, 10, "the sessions to be freed")
+    await until(lambda: tight.live()[1] == 0, 10, "the sessions to be freed")
 
 
 async def test_a_flood_of_events_is_dropped_with_one_error_and_the_session_goes_on(
@@ -205,7 +200,7 @@ async def test_idle_sessions_are_closed(engines: Engines) -> None:
             await client.wait_for("session.created")
             error = await client.wait_for("error", timeout=10)
             assert error["error"]["code"] == "idle_timeout"
-            await until(lambda: live(srv)[1] == 0, 10, "the idle session to close")
+            await until(lambda: srv.live()[1] == 0, 10, "the idle session to close")
 
 
 def test_listen_refuses_hours_of_audio_before_decoding_them(server: LoopbackServer) -> None:
@@ -252,7 +247,7 @@ def test_call_bodies_are_capped_before_they_are_read(server: LoopbackServer) -> 
         timeout=60,
     )
     assert r.status_code == 413
-    assert live(server) == (0, 0)
+    assert server.live() == (0, 0)
 
 
 async def offer_with(kinds: tuple[str, ...]) -> str:
@@ -290,7 +285,7 @@ async def test_unanswerable_offers_never_hold_a_slot(server: LoopbackServer) -> 
                 )
                 assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
         assert (await h.get("/ready")).status_code == 200
-    assert live(server) == (0, 0)
+    assert server.live() == (0, 0)
     peer = Peer()
     try:
         assert (await peer.call(base(server))).status_code == 201
@@ -298,7 +293,7 @@ async def test_unanswerable_offers_never_hold_a_slot(server: LoopbackServer) -> 
         await peer.hang_up(base(server))
     finally:
         await peer.close()
-    await until(lambda: live(server) == (0, 0), 30, "the call to be freed")
+    await until(lambda: server.live() == (0, 0), 30, "the call to be freed")
 
 
 async def test_concurrent_offers_cannot_pass_the_cap_together(engines: Engines) -> None:
@@ -322,12 +317,7 @@ async def test_a_failing_transcriber_fails_one_turn_not_the_session(
 
     async with connect(server.ws_url) as client:
         await client.wait_for("session.created")
-        await client.send(
-            {
-                "type": "session.update",
-                "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
-            }
-        )
+        await client.send(PUSH_TO_TALK)
         await client.wait_for("session.updated")
         monkeypatch.setattr(engines.stt, "transcribe_sync", out_of_memory)
         await client.send(append_event(np.zeros(24000, np.int16)))

@@ -9,7 +9,7 @@ import numpy as np
 
 from zenglow.engines.base import VISEMES
 
-from .server import clip_pcm24, connect, user_text
+from .server import PUSH_TO_TALK, clip_pcm24, connect, user_text
 from .speech import clip, wer
 
 
@@ -110,12 +110,7 @@ async def test_push_to_talk_commit(server):
     c = clip("a09")
     async with connect(server.ws_url) as client:
         await client.wait_for("session.created")
-        await client.send(
-            {
-                "type": "session.update",
-                "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
-            }
-        )
+        await client.send(PUSH_TO_TALK)
         await client.wait_for("session.updated")
         await client.stream(clip_pcm24(c.path), realtime=False)
         await client.send({"type": "input_audio_buffer.commit"})

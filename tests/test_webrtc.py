@@ -209,11 +209,6 @@ def base_url(srv: LoopbackServer) -> str:
     return f"http://127.0.0.1:{srv.port}"
 
 
-def live(srv: LoopbackServer) -> tuple[int, int]:
-    state = srv.server.config.app.state
-    return len(state.webrtc_calls), len(state.runtime.sessions)
-
-
 async def until(cond: Callable[[], bool], within: float, what: str) -> None:
     deadline = time.monotonic() + within
     while not cond():
@@ -248,7 +243,7 @@ async def test_spoken_turn_over_webrtc(server) -> None:
         assert (await peer.hang_up(base_url(server))).json()["status"] == "closed"
     finally:
         await peer.close()
-    assert live(server) == (0, 0)
+    assert server.live() == (0, 0)
 
     transcript = peer.of("conversation.item.input_audio_transcription.completed")[0]
     assert wer(c.transcript, transcript["transcript"]) < 0.3
@@ -348,7 +343,7 @@ async def test_barge_in_silences_the_track_at_once(long_server) -> None:
     assert rms(peer.audio(t0 + 0.5, t0 + 2.0)) < 0.001
     loud = [h.at - t0 for h in peer.heard if h.at > t0 and rms(h.pcm) > 0.003]
     assert not loud or max(loud) < 0.5, max(loud)
-    assert live(long_server) == (0, 0)
+    assert long_server.live() == (0, 0)
 
 
 async def test_calls_are_freed_after_many_calls(server) -> None:
@@ -358,12 +353,12 @@ async def test_calls_are_freed_after_many_calls(server) -> None:
         try:
             assert (await peer.call(url)).status_code == 201
             await peer.wait_for("session.created", timeout=30)
-            assert live(server) == (1, 1)
+            assert server.live() == (1, 1)
             if i % 2:  # half hang up, half just leave
                 assert (await peer.hang_up(url)).status_code == 200
         finally:
             await peer.close()
-        await until(lambda: live(server) == (0, 0), 30, f"call {i} to be freed")
+        await until(lambda: server.live() == (0, 0), 30, f"call {i} to be freed")
 
 
 async def test_bad_offers_get_a_clear_400(server) -> None:
@@ -413,7 +408,7 @@ async def test_bad_offers_get_a_clear_400(server) -> None:
         assert "unknown persona 'nobody'" in resp.json()["error"]["message"]
     finally:
         await peer.close()
-    assert live(server) == (0, 0)
+    assert server.live() == (0, 0)
 
 
 async def test_a_stock_client_gets_ga_events_only(server) -> None:
@@ -476,7 +471,7 @@ async def test_session_from_the_offer_and_bad_channel_messages(server) -> None:
         await peer.hang_up(url)
     finally:
         await peer.close()
-    assert live(server) == (0, 0)
+    assert server.live() == (0, 0)
 
 
 async def test_call_and_session_caps_refuse_with_429(engines) -> None:
@@ -497,12 +492,12 @@ async def test_call_and_session_caps_refuse_with_429(engines) -> None:
                 assert refused.status_code == 429
                 assert refused.json()["error"]["code"] == "session_limit_reached"
                 assert "2/2 sessions" in refused.json()["error"]["message"]
-            await until(lambda: live(srv)[1] == 1, 10, "the WebSocket session to end")
+            await until(lambda: srv.live()[1] == 1, 10, "the WebSocket session to end")
             assert (await peers[2].call(url)).status_code == 201
             refused = await peers[3].call(url)
             assert refused.status_code == 429 and "2/2 calls" in refused.json()["error"]["message"]
             await peers[0].hang_up(url)
-            assert live(srv) == (1, 1)
+            assert srv.live() == (1, 1)
             state = srv.server.config.app.state
         finally:
             for p in peers[:2]:
