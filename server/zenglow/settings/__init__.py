@@ -25,6 +25,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .knowledge import EmbedderSettings, KnowledgeSettings
 from .personas import (
     DEFAULT_OLLAMA_URL,
     AvatarSettings,
@@ -42,8 +43,10 @@ __all__ = [
     "DEFAULT_OLLAMA_URL",
     "AvatarSettings",
     "ChatSettings",
+    "EmbedderSettings",
     "EndpointKind",
     "EndpointSettings",
+    "KnowledgeSettings",
     "PersonaSettings",
     "Settings",
     "SettingsError",
@@ -160,6 +163,7 @@ class Settings(BaseSettings):
     stt: SttSettings = SttSettings()
     vad: VadSettings = VadSettings()
     llm: EmbeddedLlmSettings = EmbeddedLlmSettings()
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     personas: dict[str, PersonaSettings] = Field(default_factory=_default_personas)
     voices: dict[str, VoiceSettings] = Field(
         default_factory=_default_voices, description="voices a session may choose for its persona"
