@@ -44,14 +44,14 @@ def _pieces(blocks: Iterable[Block], target: int) -> list[_Piece]:
     return out
 
 
-def _tail(pieces: Sequence[_Piece], overlap: int) -> list[_Piece]:
+def _tail(pieces: Sequence[_Piece], overlap: int, target: int) -> list[_Piece]:
     """The last whole sentences of `pieces` that fit in `overlap` characters."""
     if overlap <= 0:
         return []
     taken: list[_Piece] = []
     size = 0
     for piece in reversed(pieces):
-        for sentence in reversed(sentences(piece.text, max(overlap, 1))):
+        for sentence in reversed(sentences(piece.text, target)):
             if size + len(sentence) > overlap:
                 return taken
             taken.insert(0, _Piece(sentence, piece.page, piece.line, piece.block))
@@ -88,7 +88,7 @@ def chunk_blocks(
         for piece in _pieces(section, target_chars):
             if fresh and size + 1 + len(piece.text) > target_chars:
                 chunks.append(_chunk(headings, current))
-                current = _tail(current, overlap_chars)
+                current = _tail(current, overlap_chars, target_chars)
                 size = sum(len(p.text) + 1 for p in current)
                 fresh = 0
             current.append(piece)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 RRF_K = 60  # the constant of the paper; rank 1 scores 1/61
 
@@ -46,6 +47,22 @@ def keyword_query(text: str) -> str | None:
     if not terms:
         return None
     return " OR ".join(f'"{t}"' for t in terms[:MAX_TERMS])
+
+
+@dataclass(frozen=True, slots=True)
+class Relevance:
+    """When a passage answers a question: its cosine reaches `min_similarity`, or it
+    reaches `with_keywords` and shares a content word with the question (the keyword search
+    found it).  Cosines mean different things for different models, so each embedder has
+    its own defaults."""
+
+    min_similarity: float
+    with_keywords: float
+
+    def accepts(self, similarity: float, keyword_hit: bool) -> bool:
+        return similarity >= self.min_similarity or (
+            keyword_hit and similarity >= self.with_keywords
+        )
 
 
 def fuse(*rankings: Sequence[int], k: int = RRF_K) -> list[tuple[int, float]]:

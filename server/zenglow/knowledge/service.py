@@ -33,7 +33,7 @@ from .documents import (
 )
 from .embedders import Embedder, embedder_from
 from .formats import kind_of, parse
-from .ranking import fuse, keyword_query
+from .ranking import Relevance, fuse, keyword_query
 from .store import Store
 from .vectors import VectorIndex
 
@@ -85,9 +85,15 @@ class Knowledge:
         self.metrics.embed_seconds.labels(endpoint).observe(seconds)
 
     @property
-    def min_similarity(self) -> float:
-        given = self.settings.min_similarity
-        return self.embedder.min_similarity if given is None else given
+    def relevance(self) -> Relevance:
+        """The embedder's defaults, with what the settings give instead."""
+        s, default = self.settings, self.embedder.relevance
+        return Relevance(
+            default.min_similarity if s.min_similarity is None else s.min_similarity,
+            default.with_keywords
+            if s.min_similarity_with_keywords is None
+            else s.min_similarity_with_keywords,
+        )
 
     async def _on_worker(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
@@ -195,7 +201,7 @@ class Knowledge:
     # --- search -------------------------------------------------------------------------------
 
     async def search(
-        self, query: str, k: int | None = None, *, min_similarity: float | None = None
+        self, query: str, k: int | None = None, *, relevance: Relevance | None = None
     ) -> list[Passage]:
         """The passages that answer `query` best, at most `k` (settings: top_k), none below
         the relevance threshold; an empty list means the documents do not answer it."""
@@ -204,9 +210,8 @@ class Knowledge:
         started = time.perf_counter()
         await self._on_worker(self._check_space)
         vector = await self.embedder.embed_query(query)
-        threshold = self.min_similarity if min_similarity is None else min_similarity
         found = await self._on_worker(
-            self.search_vector, vector, query, k or self.settings.top_k, threshold
+            self.search_vector, vector, query, k or self.settings.top_k, relevance or self.relevance
         )
         if self.metrics is not None:
             self.metrics.knowledge_search_seconds.observe(time.perf_counter() - started)
@@ -224,7 +229,7 @@ class Knowledge:
         return self._index
 
     def search_vector(
-        self, vector: np.ndarray, query: str, k: int, threshold: float
+        self, vector: np.ndarray, query: str, k: int, relevance: Relevance
     ) -> list[Passage]:
         """Blocking: hybrid search with the question's vector already made (for the worker
         thread, and for benchmarks that time retrieval alone)."""
@@ -237,8 +242,12 @@ class Knowledge:
         fused = fuse(vector_ids.tolist(), keyword_ids)
         ids = np.array([i for i, _ in fused], dtype=np.int64)
         sims = index.similarity(vector, ids)
-        chosen = [(int(i), float(s)) for i, s in zip(ids, sims, strict=True) if s >= threshold]
-        chosen = chosen[:k]
+        keyword_hits = set(keyword_ids)
+        chosen = [
+            (int(i), float(s))
+            for i, s in zip(ids, sims, strict=True)
+            if relevance.accepts(float(s), int(i) in keyword_hits)
+        ][:k]
         rows = store.passages([i for i, _ in chosen])
         return [
             Passage(rows[i][0], rows[i][1], rows[i][2].locator, rows[i][2].text, s, i)

@@ -91,17 +91,26 @@ class KnowledgeSettings(Section):
     )
     max_pages: int = Field(2000, ge=1, description="PDFs with more pages are refused")
     chunk_chars: int = Field(
-        900, ge=200, le=20000, description="passages are cut near this size, at paragraphs"
+        700,
+        ge=200,
+        le=20000,
+        description="passages are cut near this size, at paragraphs (MiniLM reads 256 tokens)",
     )
     chunk_overlap_chars: int = Field(
-        150, ge=0, description="text repeated from the end of the previous passage"
+        120, ge=0, description="whole sentences repeated from the end of the previous passage"
     )
     top_k: int = Field(5, ge=1, le=100, description="passages a search returns at most")
     min_similarity: float | None = Field(
         None,
         ge=-1.0,
         le=1.0,
-        description="cosine below which a passage is not relevant; None = the model's default",
+        description="cosine from which a passage is relevant; None = the model's default",
+    )
+    min_similarity_with_keywords: float | None = Field(
+        None,
+        ge=-1.0,
+        le=1.0,
+        description="lower cosine enough for a passage that shares words with the question",
     )
     exact_search_max_chunks: int = Field(
         20000, ge=0, description="beyond this many passages, an HNSW index answers"

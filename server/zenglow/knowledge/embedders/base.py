@@ -9,6 +9,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 
 from ..documents import EmbedderError
+from ..ranking import Relevance
 
 # Models trained with an instruction before each text (model name start -> passage prefix,
 # question prefix).  Without them their retrieval is markedly worse.
@@ -17,9 +18,10 @@ KNOWN_PREFIXES: dict[str, tuple[str, str]] = {
     "mxbai-embed-large": ("", "Represent this sentence for searching relevant passages: "),
     "snowflake-arctic-embed": ("", "Represent this sentence for searching relevant passages: "),
 }
-# Cosine similarity below which a passage does not answer a question, by model name start.
-KNOWN_MIN_SIMILARITY: dict[str, float] = {"nomic-embed-text": 0.5}
-DEFAULT_MIN_SIMILARITY = 0.35
+# When a passage answers a question (see `Relevance`), by model name start.  nomic-embed-text
+# places unrelated texts higher than MiniLM does.
+KNOWN_RELEVANCE: dict[str, Relevance] = {"nomic-embed-text": Relevance(0.55, 0.45)}
+DEFAULT_RELEVANCE = Relevance(0.35, 0.2)
 T = TypeVar("T")
 
 
@@ -39,8 +41,8 @@ class Embedder(Protocol):
         """Vector size; None until a remote model has answered once."""
 
     @property
-    def min_similarity(self) -> float:
-        """Default relevance threshold (cosine) for this model."""
+    def relevance(self) -> Relevance:
+        """When a passage counts as relevant, by default, for this model."""
 
     async def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dimension) float32, each row of unit length."""
@@ -68,9 +70,8 @@ def prefixes_for(model: str, document: str | None, query: str | None) -> tuple[s
     return (known[0] if document is None else document, known[1] if query is None else query)
 
 
-def min_similarity_for(model: str) -> float:
-    found = _known(KNOWN_MIN_SIMILARITY, model)
-    return DEFAULT_MIN_SIMILARITY if found is None else float(found)
+def relevance_for(model: str) -> Relevance:
+    return _known(KNOWN_RELEVANCE, model) or DEFAULT_RELEVANCE
 
 
 def space_id(kind: str, model: str, document_prefix: str, default_prefix: str) -> str:
@@ -123,7 +124,7 @@ class RemoteEmbedder:
         self.document_prefix, self.query_prefix = prefixes_for(model, document_prefix, query_prefix)
         default_prefix = prefixes_for(model, None, None)[0]
         self.id = space_id(self.kind, space_model or model, self.document_prefix, default_prefix)
-        self.min_similarity = min_similarity_for(model)
+        self.relevance = relevance_for(model)
         self.dimension: int | None = None
 
     async def embed_documents(self, texts: Sequence[str]) -> np.ndarray:

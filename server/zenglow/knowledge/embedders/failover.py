@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import numpy as np
 
 from ..documents import EmbedderError
+from ..ranking import Relevance
 from .base import Embedder
 
 Observe = Callable[[str, float], None]
@@ -48,8 +49,8 @@ class FailoverEmbedder:
         return next((m.dimension for m in self.members if m.dimension), None)
 
     @property
-    def min_similarity(self) -> float:
-        return self.members[0].min_similarity
+    def relevance(self) -> Relevance:
+        return self.members[0].relevance
 
     async def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return await self._first_answer(lambda m: m.embed_documents(texts))

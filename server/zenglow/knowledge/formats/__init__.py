@@ -61,7 +61,7 @@ def parse(data: bytes, filename: str, *, max_bytes: int, max_pages: int) -> Pars
 
             title, blocks = parse_html(text)
         else:
-            blocks = parse_text(text)
+            title, blocks = parse_text(text)
     if not blocks:
         hint = ": a scanned PDF needs OCR first" if kind == "pdf" else ""
         raise DocumentError(f"{filename}: no text found in the file{hint}")
