@@ -16,7 +16,9 @@ def _plain(inline: Token) -> str:
     for child in inline.children or ():
         if child.type in ("text", "code_inline"):
             out.append(child.content)
-        elif child.type in ("softbreak", "hardbreak"):
+        elif child.type == "softbreak":  # a wrapped line
+            out.append(" ")
+        elif child.type == "hardbreak":
             out.append("\n")
         elif child.type == "image":
             out.append(_plain(child) or str(child.attrs.get("alt", "")))
