@@ -5,6 +5,8 @@ like exact search, and writes from another process are seen."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +52,8 @@ async def test_a_changed_file_replaces_its_document(tmp_path: Path) -> None:
     [hit] = await k.search("How many days of leave do staff get?")
     assert "31 days" in hit.text
     # The old words are gone from the keyword index too.
-    assert await k._on_worker(lambda: k._db().keyword_search('"zebrafinch"', 5)) == []
-    assert await k._on_worker(lambda: k._db().keyword_search('"kingfisher"', 5)) != []
+    assert await k._on_worker(lambda: k._db().keyword_search(["zebrafinch"], 5)) == []
+    assert await k._on_worker(lambda: k._db().keyword_search(["kingfisher"], 5)) != []
     await k.aclose()
 
 
@@ -131,7 +133,7 @@ async def test_a_failure_while_storing_leaves_nothing_half_stored(
         await k.ingest(text.encode(), "long.txt")
     monkeypatch.setattr(store_module.json, "dumps", real_dumps)
     assert await stored(k) == (0, 0)
-    assert await k._on_worker(lambda: k._db().keyword_search('"buoy"', 5)) == []
+    assert await k._on_worker(lambda: k._db().keyword_search(["buoy"], 5)) == []
     assert (await k.ingest(text.encode(), "long.txt")).document.chunks > 2
     await k.aclose()
 
@@ -214,3 +216,12 @@ def test_vector_index_exact_search_orders_by_cosine() -> None:
         1.0,
         -1.0,
     ]
+
+
+def test_the_graph_library_and_onnx_runtime_load_in_either_order() -> None:
+    # usearch 2.26.2 to 2.26.6 crash the process when ONNX Runtime is imported after them.
+    for first, then in (("usearch.index", "onnxruntime"), ("onnxruntime", "usearch.index")):
+        done = subprocess.run(
+            [sys.executable, "-c", f"import {first}; import {then}"], capture_output=True
+        )
+        assert done.returncode == 0, (first, then, done.returncode)

@@ -1,4 +1,4 @@
-"""Hybrid ranking, pure: the keyword query for FTS5, and reciprocal rank fusion of the
+"""Hybrid ranking, pure: the words to search for, and reciprocal rank fusion of the
 vector and keyword rankings (Cormack, Clarke and Büttcher, 2009).
 
 Fusion decides the order.  Whether a passage is relevant at all is decided by its cosine
@@ -33,9 +33,8 @@ _WORD = re.compile(r"\w+(?:['’]\w+)*")
 MAX_TERMS = 16
 
 
-def keyword_query(text: str) -> str | None:
-    """An FTS5 query matching any content word of `text` (quoted, so no word is an
-    operator); None when the text has none."""
+def keyword_terms(text: str) -> list[str]:
+    """The content words of `text`, in order, each once (FTS5 stems them as it matches)."""
     terms: list[str] = []
     for word in _WORD.findall(text.lower()):
         word = word.replace("’", "'")
@@ -44,9 +43,7 @@ def keyword_query(text: str) -> str | None:
         for part in word.split("'"):
             if part and part not in terms and part not in STOPWORDS and len(part) > 1:
                 terms.append(part)
-    if not terms:
-        return None
-    return " OR ".join(f'"{t}"' for t in terms[:MAX_TERMS])
+    return terms[:MAX_TERMS]
 
 
 @dataclass(frozen=True, slots=True)

