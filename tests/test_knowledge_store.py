@@ -225,3 +225,20 @@ def test_the_graph_library_and_onnx_runtime_load_in_either_order() -> None:
             [sys.executable, "-c", f"import {first}; import {then}"], capture_output=True
         )
         assert done.returncode == 0, (first, then, done.returncode)
+
+
+def test_keyword_search_leaves_out_words_found_everywhere(tmp_path: Path) -> None:
+    from zenglow.knowledge import keywords
+    from zenglow.knowledge.documents import Chunk
+    from zenglow.knowledge.store import Store
+
+    store = Store(tmp_path)
+    texts = [f"The common harbour report number {i}." for i in range(keywords.BUDGET + 10)]
+    texts += ["The common harbour keeper is Sigrun Vatne."]
+    store.put(source="many", title="t", kind="txt", content_hash="h", size_bytes=0,
+              chunks=[Chunk(t) for t in texts], vectors=np.ones((len(texts), 2), np.float32),
+              embedder="e")  # fmt: skip
+    [only] = store.keyword_search(["common", "harbour", "keeper", "vatne"], 10)
+    assert store.passages([only])[only][2].text == texts[-1]
+    assert store.keyword_search(["common", "harbour"], 10) == []  # too common to score
+    store.close()

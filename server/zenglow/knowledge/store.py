@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from . import keywords
 from .documents import Chunk, DocumentInfo, DocumentNotFound, EmbedderMismatch, KnowledgeError
 
 SCHEMA = """
@@ -58,7 +59,6 @@ CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
     VALUES ('delete', old.id, old.text, old.headings);
 END;
 """
-KEYWORD_BUDGET = 3000  # passages a keyword search scores at most
 _DOC_COLUMNS = "d.id, d.title, d.source, d.kind, d.content_hash, d.size_bytes, d.created_at"
 
 
@@ -277,36 +277,8 @@ class Store:
         return {int(r[0]): (str(r[1]), str(r[2]), _chunk(r[3:])) for r in rows}
 
     def keyword_search(self, terms: Sequence[str], limit: int) -> list[int]:
-        """Passages holding any of `terms`, best first (BM25; heading words count half).
-
-        Scoring costs a lookup per matching passage, so a word found in very many passages
-        (which BM25 weighs little anyway) would cost more than all the rest: the rarest
-        words are kept while the passages they match stay within `KEYWORD_BUDGET`.
-        """
-        kept: list[tuple[int, str]] = []
-        for term in terms:
-            quoted = '"' + term.replace('"', "") + '"'
-            count = self._db.execute(
-                "SELECT count(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?"
-                " LIMIT ?)",
-                (quoted, KEYWORD_BUDGET + 1),
-            ).fetchone()[0]
-            if count:
-                kept.append((int(count), quoted))
-        match, total = [], 0
-        for count, quoted in sorted(kept):
-            if total + count > KEYWORD_BUDGET:
-                break
-            match.append(quoted)
-            total += count
-        if not match:
-            return []
-        rows = self._db.execute(
-            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?"
-            " ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?",
-            (" OR ".join(match), limit),
-        )
-        return [int(r[0]) for r in rows]
+        """Passages holding any of `terms`, best first (see `keywords.search`)."""
+        return keywords.search(self._db, terms, limit)
 
     def texts(self) -> Iterator[tuple[int, str, Chunk]]:
         """Every passage with its document's title, for re-embedding."""
