@@ -204,6 +204,29 @@ async def test_writes_from_another_process_are_seen(tmp_path: Path) -> None:
     await server_side.aclose()
 
 
+async def test_a_graph_in_memory_follows_other_processes_without_rebuilding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server_side = knowledge(tmp_path, exact_search_max_chunks=1)
+    await server_side.ingest(POLICY.format(days=27, who="people").encode(), "policy.md")
+    await server_side.ingest(b"The harbour office opens at eight.", "harbour.txt")
+    await server_side.warm_up()
+    assert server_side._index.uses_graph
+
+    def no_rebuild(self: VectorIndex, space: str) -> object:
+        raise AssertionError("the graph was built again")
+
+    monkeypatch.setattr(VectorIndex, "_build", no_rebuild)
+    command_line = knowledge(tmp_path)
+    added = await command_line.ingest(b"The lighthouse keeper is Sigrun Vatne.", "keeper.txt")
+    [hit] = await server_side.search("Who keeps the lighthouse?")
+    assert "Sigrun Vatne" in hit.text
+    await command_line.delete(added.document.id)
+    assert await server_side.search("Who keeps the lighthouse?") == []
+    await command_line.aclose()
+    await server_side.aclose()
+
+
 def test_vector_index_exact_search_orders_by_cosine() -> None:
     index = VectorIndex(exact_max=100)
     m = np.eye(4, dtype=np.float32)

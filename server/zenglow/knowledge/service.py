@@ -169,7 +169,7 @@ class Knowledge:
             embedder=self.embedder.id,
         )
         if self._index.generation == generation - 1:
-            self._index.apply(removed, added, vectors, generation)
+            self._index.apply(removed, added, vectors, generation, self.embedder.id)
         self._count()
         return info, bool(removed)
 
@@ -216,6 +216,13 @@ class Knowledge:
         if self.metrics is not None:
             self.metrics.knowledge_search_seconds.observe(time.perf_counter() - started)
         return found
+
+    async def warm_up(self) -> None:
+        """Load the embedding model, the index and its graph now rather than at the first
+        question; an `EmbedderMismatch` when the index needs `zenglow reindex`."""
+        await self._on_worker(self._check_space)
+        await self.embedder.embed_query("warm up")
+        await self._on_worker(self._current_index)
 
     def _check_space(self) -> None:
         self._db().check_space(self.embedder.id, self.embedder.dimension)

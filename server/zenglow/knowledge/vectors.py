@@ -33,6 +33,7 @@ class VectorIndex:
         self.ids = np.empty(0, dtype=np.int64)  # ascending
         self.matrix = np.empty((0, 0), dtype=np.float32)
         self._ann: object | None = None  # usearch.index.Index when the graph is in use
+        self._space = ""  # the vector space the graph holds
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -42,14 +43,34 @@ class VectorIndex:
         return self._ann is not None
 
     def load(self, ids: np.ndarray, matrix: np.ndarray, generation: int, space: str) -> None:
-        """Take every vector of the store; builds or loads the graph when there are many."""
+        """Take every vector of the store; builds or loads the graph when there are many.
+        A graph already in memory for the same space follows the difference instead (other
+        processes' writes): passages keep their ids and vectors until they are deleted."""
+        ann, old_ids = self._ann, self.ids
         self.ids, self.matrix, self.generation = ids, matrix, generation
         self._ann = None
-        if len(ids) > self.exact_max:
+        if len(ids) <= self.exact_max:
+            return
+        if ann is not None and space == self._space:
+            removed = np.setdiff1d(old_ids, ids, assume_unique=True)
+            added = np.setdiff1d(ids, old_ids, assume_unique=True)
+            if len(removed):
+                ann.remove(removed)  # type: ignore[attr-defined]
+            if len(added):
+                rows = np.searchsorted(ids, added)
+                ann.add(added, matrix[rows])  # type: ignore[attr-defined]
+            self._ann = ann
+        else:
             self._ann = self._restore(generation, space) or self._build(space)
+        self._space = space
 
     def apply(
-        self, removed: list[int], added: list[int], vectors: np.ndarray, generation: int
+        self,
+        removed: list[int],
+        added: list[int],
+        vectors: np.ndarray,
+        generation: int,
+        space: str = "",
     ) -> None:
         """Follow one write of this process (the store went from generation - 1)."""
         if removed:
@@ -71,7 +92,7 @@ class VectorIndex:
             if added:
                 ann.add(np.asarray(added, dtype=np.int64), vectors)  # type: ignore[attr-defined]
         elif len(self.ids) > self.exact_max:
-            self._ann = self._build("")
+            self._ann, self._space = self._build(space), space
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ids of the `k` nearest passages and their cosines, nearest first."""
