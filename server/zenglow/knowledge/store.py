@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from . import keywords
 from .documents import Chunk, DocumentInfo, DocumentNotFound, EmbedderMismatch, KnowledgeError
+from .keywords import search as search_keywords
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -277,8 +277,8 @@ class Store:
         return {int(r[0]): (str(r[1]), str(r[2]), _chunk(r[3:])) for r in rows}
 
     def keyword_search(self, terms: Sequence[str], limit: int) -> list[int]:
-        """Passages holding any of `terms`, best first (see `keywords.search`)."""
-        return keywords.search(self._db, terms, limit)
+        """Passages holding any of `terms`, best first (see `keywords.py`)."""
+        return search_keywords(self._db, terms, limit)
 
     def texts(self) -> Iterator[tuple[int, str, Chunk]]:
         """Every passage with its document's title, for re-embedding."""
