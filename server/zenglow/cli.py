@@ -1,4 +1,4 @@
-"""`zenglow serve | transcribe | say | chat | bench | doctor`."""
+"""`zenglow serve | transcribe | say | chat | bench | doctor | ingest | reindex | documents`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from .engines.base import ChatMessage, EngineError, Voice
+from .knowledge.commands import add_parsers as add_knowledge_parsers
+from .knowledge.documents import KnowledgeError
 from .settings import Settings, SettingsError, check_environment, load_settings
 from .speech.audio import AudioError
 
@@ -208,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="machine-readable output")
     sp.add_argument("--timeout", type=float, default=10.0, help="seconds to wait per endpoint")
     sp.set_defaults(func=cmd_doctor)
+
+    add_knowledge_parsers(sub, _settings)
     return p
 
 
@@ -223,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if text is not None and not text.strip():
             raise UsageError("empty text: give something to say")
         return int(args.func(args) or 0)
-    except (UsageError, SettingsError, EngineError, AudioError) as exc:
+    except (UsageError, SettingsError, EngineError, AudioError, KnowledgeError) as exc:
         first, *rest = str(exc).splitlines() or [type(exc).__name__]
         details = "; ".join(line.strip() for line in rest if line.strip())
         print(f"zenglow {args.command}: {first} {details}".rstrip(), file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Prometheus metrics for `/metrics`: per persona, endpoint and GPU.
+"""Prometheus metrics for `/metrics`: per persona, endpoint and GPU, and the document index.
 
 One `Metrics` per process (it lives on `Engines`), each with its own registry so that several
 apps in one process (tests) do not collide.  GPU figures come from NVML when the
@@ -105,6 +105,25 @@ class Metrics:
         self.input_dropped_seconds_total = Counter(
             "zenglow_input_dropped_seconds_total",
             "Mic audio dropped by flood control",
+            registry=r,
+        )
+        self.knowledge_search_seconds = Histogram(
+            "zenglow_knowledge_search_seconds",
+            "Document search: question in, passages out (the question's embedding included)",
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0),
+            registry=r,
+        )
+        self.knowledge_documents = Gauge(
+            "zenglow_knowledge_documents", "Documents in the index", registry=r
+        )
+        self.knowledge_chunks = Gauge(
+            "zenglow_knowledge_chunks", "Passages (chunks) in the index", registry=r
+        )
+        self.embed_seconds = Histogram(
+            "zenglow_embed_request_seconds",
+            "One embedding request (a question, or a batch of passages)",
+            ["endpoint"],
+            buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
             registry=r,
         )
         r.register(GpuCollector())

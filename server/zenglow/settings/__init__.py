@@ -25,6 +25,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .knowledge import EmbedderSettings, KnowledgeSettings
 from .personas import (
     DEFAULT_OLLAMA_URL,
     AvatarSettings,
@@ -46,8 +47,10 @@ __all__ = [
     "AuthSettings",
     "AvatarSettings",
     "ChatSettings",
+    "EmbedderSettings",
     "EndpointKind",
     "EndpointSettings",
+    "KnowledgeSettings",
     "LimitSettings",
     "PersonaSettings",
     "ServerSettings",
@@ -148,6 +151,7 @@ class Settings(BaseSettings):
     stt: SttSettings = SttSettings()
     vad: VadSettings = VadSettings()
     llm: EmbeddedLlmSettings = EmbeddedLlmSettings()
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     personas: dict[str, PersonaSettings] = Field(default_factory=_default_personas)
     voices: dict[str, SessionVoiceSettings] = Field(
         default_factory=default_voices, description="voices a session may choose for its persona"

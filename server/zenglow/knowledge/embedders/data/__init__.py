@@ -1,0 +1,1 @@
+"""Data files of the embedders: the MiniLM tokenizer, with its notice and licence."""
