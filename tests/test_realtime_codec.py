@@ -145,10 +145,10 @@ def test_beta_session_update_from_sdk_models() -> None:
             voice="alloy",
             speed=0.9,
             output_modalities=("audio",),
-            turn_detection=TurnDetection(interrupt_response=False, semantic=True),
+            turn_detection=TurnDetection(interrupt_response=False, semantic=True, eagerness="high"),
             transcription=Transcription(model="whisper-1", prompt="ZenGlow"),
             max_output_tokens="inf",
-            ignored=("session.temperature", "session.turn_detection.eagerness"),
+            ignored=("session.temperature",),
         ),
     )
 
