@@ -3,6 +3,11 @@
 Speech starts an utterance (and barges in on a reply); a pause starts the speculative
 transcript and reply; speech resuming drops them; the end of the turn commits the user's
 item and confirms or starts the reply (through `Replies`, which it drives).
+
+Barge-in: speech over a reply interrupts it at once, unless backchannels are configured.
+Then the reply is held (no more of it is sent) while the user speaks: speech that goes on
+past `backchannel_max_ms`, or whose transcript at its first pause is not a backchannel,
+interrupts it; a backchannel ("mm-hm", "okay") or a noise with no words lets it go on.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy as np
 
 from ..engines.base import EngineError
 from ..speech import vad
+from ..speech.backchannel import is_backchannel
 from .context import SessionContext, SessionError
 from .events import (
     InputCommitted,
@@ -43,6 +49,8 @@ class Utterance:
     partial: str = ""
     partial_task: asyncio.Task[None] | None = None
     next_partial_s: float = 0.0
+    onset_s: float = 0.0  # where the speech began
+    over_reply: bool = False  # said over a held reply: interruption or backchannel?
 
 
 class Listening:
@@ -87,21 +95,23 @@ class Listening:
     # --- listening ---------------------------------------------------------------------
 
     async def listen_loop(self) -> None:
-        speculate_s = self.ctx.engines.settings.vad.speculate_ms / 1000
-        guard_s = self.ctx.engines.settings.vad.echo_guard_ms / 1000
+        v = self.ctx.engines.settings.vad
+        speculate_s, longest_s = v.speculate_ms / 1000, v.backchannel_max_ms / 1000
         while True:
             heard = await self.listener.next_batch()
             await self._report_dropped()
-            self.listener.detector.set_strict(self.replies.echo_guarded(guard_s))
+            self.listener.detector.set_strict(self.replies.speaking)
             for event in heard.events:
                 await self._on_turn_event(event)
             utt = self._utt
             if utt is None:
                 continue
+            if utt.over_reply and utt.pause_s is None and heard.end_s - utt.onset_s > longest_s:
+                await self._interrupt(utt)  # too long for a backchannel
             if (
                 utt.pause_s is not None
                 and utt.speculative is None
-                and heard.end_s - utt.pause_s >= speculate_s
+                and heard.end_s - utt.pause_s >= (0.0 if utt.over_reply else speculate_s)
             ):
                 self._speculate(utt)
             elif (
@@ -129,9 +139,13 @@ class Listening:
     async def _on_turn_event(self, event: vad.TurnEvent) -> None:
         td = self.ctx.config.turn_detection
         if isinstance(event, vad.SpeechStarted):
+            utt = Utterance(self.ctx.new_id("item"), event.audio_start_s, onset_s=event.at_s)
             if self.replies.speaking and td is not None and td.interrupt_response:
-                await self.replies.interrupt("turn_detected")
-            utt = Utterance(self.ctx.new_id("item"), event.audio_start_s)
+                if self.ctx.engines.settings.vad.backchannels:
+                    utt.over_reply = True
+                    self.replies.hold()
+                else:
+                    await self.replies.interrupt("turn_detected")
             utt.next_partial_s = event.at_s + PARTIAL_EVERY_S
             self._utt = utt
             self.listener.pin(event.audio_start_s)
@@ -161,6 +175,9 @@ class Listening:
             utt.partial_task.cancel()
         audio = self.listener.audio_between(utt.start_s, utt.pause_s)
         utt.speculative = asyncio.ensure_future(self._transcribe(audio))
+        if utt.over_reply:
+            self.ctx.spawn(self._settle(utt, utt.speculative), "backchannel or interruption")
+            return
         td = self.ctx.config.turn_detection
         if (
             td is not None
@@ -169,6 +186,34 @@ class Listening:
             and not self.replies.speaker.busy
         ):
             self.replies.speculate(utt.speculative)
+
+    async def _interrupt(self, utt: Utterance) -> None:
+        """What the user says over the reply is an interruption: stop the reply."""
+        utt.over_reply = False
+        await self.replies.interrupt("turn_detected")
+        await self.ctx.set_state("user_speaking")
+
+    async def _settle(self, utt: Utterance, transcript: asyncio.Future[str]) -> None:
+        """Speech over a held reply paused (or ended): a backchannel lets the reply go on
+        and is no turn; anything else interrupts it.  Whoever gets here first decides."""
+        try:
+            text: str | None = await asyncio.shield(transcript)
+        except asyncio.CancelledError:
+            if not transcript.cancelled():
+                raise  # this task itself is being cancelled
+            return  # the user went on: the length rule, or the next pause, decides
+        except EngineError:
+            text = None
+        if self._utt is not utt or not utt.over_reply:
+            return
+        if text is None or not is_backchannel(text, self.ctx.engines.settings.vad.backchannels):
+            await self._interrupt(utt)
+            return
+        utt.over_reply = False
+        utt.speculative = None
+        self._drop_utterance(abandon=False)
+        await self.ctx.emit(SpeechStopped(utt.item_id, round((utt.pause_s or 0) * 1000)))
+        await self.replies.go_on()
 
     async def _partial(self, utt: Utterance) -> None:
         try:
@@ -185,18 +230,28 @@ class Listening:
     async def _transcribe(self, audio: np.ndarray) -> str:
         return (await self.ctx.engines.stt.transcribe(audio)).text
 
-    def _drop_utterance(self) -> None:
+    def _drop_utterance(self, *, abandon: bool = True) -> None:
         utt, self._utt = self._utt, None
         if utt is not None:
             for fut in (utt.speculative, utt.partial_task):
                 if fut is not None:
                     fut.cancel()
-            self.replies.abandon()
+            if abandon:
+                self.replies.abandon()
         self.listener.pin(None)
+        self.listener.detector.reset()
 
     async def _end_utterance(self, end_s: float, *, create: bool) -> None:
         utt = self._utt
         assert utt is not None
+        if utt.over_reply:  # said over a held reply: was it only a backchannel?
+            said = utt.speculative if utt.pause_s == end_s else None
+            if said is None or said.cancelled():
+                audio = self.listener.audio_between(utt.start_s, end_s)
+                said = utt.speculative = asyncio.ensure_future(self._transcribe(audio))
+            await self._settle(utt, said)
+            if self._utt is not utt:
+                return
         stopped = self.ctx.clock()
         audio = self.listener.audio_between(utt.start_s, end_s)
         speculative = utt.speculative if utt.pause_s == end_s else None
