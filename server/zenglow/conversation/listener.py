@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +23,8 @@ from ..speech.audio import StreamResampler, int16_to_float
 
 ASR_RATE = 16000
 INPUT_RATE = 24000  # the Realtime protocol's PCM16 rate
+MOSTLY_ECHO = 0.8  # share of the microphone's energy the canceller took out: our echo
+OVER_ECHO = 1.5  # a voice over our echo makes the microphone at least this much louder
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,7 @@ class Listener:
         max_queue_ms: int = 2000,
         keep_s: float = 2.0,
         max_ptt_s: float = 120.0,
-        turn_end: Callable[[np.ndarray], float] | None = None,
+        turn_end: Callable[[np.ndarray], Awaitable[bool]] | None = None,
         echo: EchoPath | None = None,
     ) -> None:
         self.input_rate = input_rate
@@ -64,7 +66,7 @@ class Listener:
         self._pinned: int | None = None  # absolute sample index that must stay kept
         self._samples = 0  # absolute 16 kHz samples received
         self._vad_pending = np.zeros(0, np.float32)
-        self._turn_end = turn_end  # audio -> P(turn finished), for semantic_vad
+        self.turn_end = turn_end  # semantic_vad: the turn's audio so far -> is it finished?
         self.echo = echo
 
     # --- input side (never blocks) ---------------------------------------------------
@@ -137,13 +139,13 @@ class Listener:
     async def _judge(self) -> list[vad.TurnEvent]:
         """Ask the turn-end model whether the paused turn is finished; without one, the
         pause runs to the detector's longest silence."""
-        if self._turn_end is None:
+        if self.turn_end is None:
             return self.detector.judge(False)
         end = self.detector.audio_seconds
         start = self.detector.turn_audio_start_s or 0.0
-        audio = self.audio_between(max(start, end - 8.0), end)
-        probability = await asyncio.to_thread(self._turn_end, audio)
-        return self.detector.judge(probability >= self.detector.config.finished_threshold)
+        return self.detector.judge(
+            await self.turn_end(self.audio_between(max(start, end - 8), end))
+        )
 
     @property
     def now_s(self) -> float:
@@ -168,6 +170,14 @@ class Listener:
         a = max(int(start_s * ASR_RATE) - self._audio_start, 0)
         b = len(self._audio) if end_s is None else int(end_s * ASR_RATE) - self._audio_start
         return self._audio[a : max(a, b)].copy()
+
+    def sounds_like_echo(self, start_s: float) -> bool:
+        """Was what the microphone heard since `start_s` our own voice coming back?  Most of
+        it was cancelled, or it was no louder than our echo is in this room."""
+        if self.echo is None:
+            return False
+        since = int(start_s * ASR_RATE)
+        return self.echo.echo_share(since) > MOSTLY_ECHO or self.echo.over_echo(since) < OVER_ECHO
 
     def take_all(self) -> np.ndarray:
         """Everything buffered (push-to-talk commit); the buffer is emptied."""

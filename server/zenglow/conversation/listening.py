@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from typing import cast
 
 import numpy as np
 
-from ..engines.base import EngineError
+from ..engines.base import EngineError, Transcript
 from ..speech import vad
-from ..speech.backchannel import is_backchannel
+from ..speech.wording import is_backchannel, is_echo, sounds_unfinished
 from .context import SessionContext, SessionError
 from .events import (
     InputCommitted,
@@ -33,6 +34,10 @@ from .events import (
 )
 from .listener import ASR_RATE, Listener
 from .replies import Replies
+
+log = logging.getLogger(__name__)
+
+NO_SPEECH, UNSURE = 0.5, -1.0  # Whisper's own thresholds for "that was no speech" are 0.6, -1
 
 # Audio between partial transcripts while the user speaks.  Partials share the STT worker
 # with the speculative end-of-turn transcript, so they are kept sparse.
@@ -51,6 +56,16 @@ class Utterance:
     next_partial_s: float = 0.0
     onset_s: float = 0.0  # where the speech began
     over_reply: bool = False  # said over a held reply: interruption or backchannel?
+    too_long: bool = False  # ... and too long for a backchannel
+    settling: asyncio.Task[None] | None = None  # judging its pause: backchannel or turn?
+
+
+def said_something(heard: Transcript) -> bool:
+    """False for Whisper's words for a noise: it believed nobody spoke, or it was unsure
+    of every word ("Thank you." for a hum)."""
+    if heard.no_speech_prob is not None and heard.no_speech_prob > NO_SPEECH:
+        return False
+    return heard.avg_logprob is None or heard.avg_logprob >= UNSURE
 
 
 class Listening:
@@ -62,6 +77,8 @@ class Listening:
         self.replies = replies
         self.dropped_input_ms = 0
         self._overflow_reported = False
+        if ctx.engines.turn_model is not None:
+            listener.turn_end = self._turn_finished
 
     @property
     def _utt(self) -> Utterance | None:
@@ -106,16 +123,25 @@ class Listening:
             utt = self._utt
             if utt is None:
                 continue
-            if utt.over_reply and utt.pause_s is None and heard.end_s - utt.onset_s > longest_s:
-                await self._interrupt(utt)  # too long for a backchannel
+            if (
+                utt.over_reply
+                and not utt.too_long
+                and utt.pause_s is None
+                and heard.end_s - utt.onset_s > longest_s
+            ):  # too long for a backchannel: an interruption, unless it is our own echo
+                utt.too_long = True
+                audio = self.listener.audio_between(utt.start_s)
+                self.ctx.spawn(self._settle(utt, audio), "interruption or echo")
             if (
                 utt.pause_s is not None
                 and utt.speculative is None
+                and utt.settling is None
                 and heard.end_s - utt.pause_s >= (0.0 if utt.over_reply else speculate_s)
             ):
                 self._speculate(utt)
             elif (
                 self.ctx.config.transcription
+                and not utt.over_reply
                 and utt.pause_s is None
                 and utt.partial_task is None
                 and heard.end_s >= utt.next_partial_s
@@ -140,17 +166,16 @@ class Listening:
         td = self.ctx.config.turn_detection
         if isinstance(event, vad.SpeechStarted):
             utt = Utterance(self.ctx.new_id("item"), event.audio_start_s, onset_s=event.at_s)
-            if self.replies.speaking and td is not None and td.interrupt_response:
-                if self.ctx.engines.settings.vad.backchannels:
-                    utt.over_reply = True
-                    self.replies.hold()
-                else:
-                    await self.replies.interrupt("turn_detected")
             utt.next_partial_s = event.at_s + PARTIAL_EVERY_S
             self._utt = utt
             self.listener.pin(event.audio_start_s)
-            await self.ctx.emit(SpeechStarted(utt.item_id, round(event.audio_start_s * 1000)))
-            await self.ctx.set_state("user_speaking")
+            if self.replies.speaking and td is not None and td.interrupt_response:
+                if self.ctx.engines.settings.vad.backchannels:
+                    utt.over_reply = True  # announced once it proves to be a turn
+                    self.replies.hold()
+                    return
+                await self.replies.interrupt("turn_detected")
+            await self._announce(utt)
             return
         utt = self._utt
         if utt is None:
@@ -159,6 +184,7 @@ class Listening:
             utt.pause_s, utt.pause_wall = event.at_s, self.ctx.clock()
         elif isinstance(event, vad.SpeechResumed):
             utt.pause_s = utt.pause_wall = None
+            utt.settling = None  # a judgement under way still decides, on its pause
             if utt.speculative is not None:  # the user went on: that text is stale
                 utt.speculative.cancel()
                 utt.speculative = None
@@ -167,6 +193,27 @@ class Listening:
             create = td is not None and td.create_response
             await self._end_utterance(event.at_s, create=create)
 
+    async def _turn_finished(self, audio: np.ndarray) -> bool:
+        """semantic_vad's verdict on a pause: the turn-end model hears how the turn ends;
+        when it hears an end, the words so far may still say otherwise ("a table for...")."""
+        model = self.ctx.engines.turn_model
+        assert model is not None
+        probability = await asyncio.to_thread(model.complete_probability, audio)
+        if probability < self.listener.detector.config.finished_threshold:
+            return False
+        said = self._utt.speculative if self._utt is not None else None
+        if said is None:  # the pause is judged before its transcript was asked for
+            said = asyncio.ensure_future(self._transcribe(audio))
+        try:
+            text = await asyncio.shield(said)
+        except asyncio.CancelledError:
+            if not said.cancelled():
+                raise  # this task itself is being cancelled
+            return True
+        except EngineError:
+            return True
+        return not sounds_unfinished(text)
+
     def _speculate(self, utt: Utterance) -> None:
         """The user paused: transcribe what was said, and prepare the reply, in case the
         turn is over.  Both are dropped if the user goes on."""
@@ -174,10 +221,10 @@ class Listening:
         if utt.partial_task is not None:
             utt.partial_task.cancel()
         audio = self.listener.audio_between(utt.start_s, utt.pause_s)
-        utt.speculative = asyncio.ensure_future(self._transcribe(audio))
         if utt.over_reply:
-            self.ctx.spawn(self._settle(utt, utt.speculative), "backchannel or interruption")
+            utt.settling = self.ctx.spawn(self._settle(utt, audio), "backchannel or interruption")
             return
+        utt.speculative = asyncio.ensure_future(self._transcribe(audio))
         td = self.ctx.config.turn_detection
         if (
             td is not None
@@ -187,33 +234,51 @@ class Listening:
         ):
             self.replies.speculate(utt.speculative)
 
+    async def _announce(self, utt: Utterance) -> None:
+        await self.ctx.emit(SpeechStarted(utt.item_id, round(utt.start_s * 1000)))
+        await self.ctx.set_state("user_speaking")
+
     async def _interrupt(self, utt: Utterance) -> None:
         """What the user says over the reply is an interruption: stop the reply."""
         utt.over_reply = False
+        self.ctx.engines.metrics.speech_over_reply_total.labels("interruption").inc()
         await self.replies.interrupt("turn_detected")
-        await self.ctx.set_state("user_speaking")
+        await self._announce(utt)
 
-    async def _settle(self, utt: Utterance, transcript: asyncio.Future[str]) -> None:
-        """Speech over a held reply paused (or ended): a backchannel lets the reply go on
-        and is no turn; anything else interrupts it.  Whoever gets here first decides."""
+    async def _settle(self, utt: Utterance, audio: np.ndarray) -> None:
+        """Speech over a held reply paused (or ended, or went on too long): a backchannel,
+        our own echo or a noise lets the reply go on (and is no turn); anything else
+        interrupts it.  Whoever gets here first decides."""
         try:
-            text: str | None = await asyncio.shield(transcript)
-        except asyncio.CancelledError:
-            if not transcript.cancelled():
-                raise  # this task itself is being cancelled
-            return  # the user went on: the length rule, or the next pause, decides
+            heard = await self.ctx.engines.stt.transcribe(audio)
         except EngineError:
-            text = None
+            heard = None
+        text = None if heard is None else heard.text
+        if heard is not None and not said_something(heard):
+            text = ""  # Whisper's words for a noise ("Thank you."): nothing was said
+        if self.listener.sounds_like_echo(utt.start_s):
+            text = ""  # only our own voice came back
         if self._utt is not utt or not utt.over_reply:
             return
-        if text is None or not is_backchannel(text, self.ctx.engines.settings.vad.backchannels):
+        phrases = () if utt.too_long else self.ctx.engines.settings.vad.backchannels
+        echo = text is not None and is_echo(text, self._playing())
+        if text is None or not (echo or is_backchannel(text, phrases)):
+            log.info("speech over the reply interrupts it: %r", text)
             await self._interrupt(utt)
             return
+        if utt.pause_s is None and not utt.too_long:
+            return  # the user went on meanwhile: judged again at the next pause
+        outcome = "echo" if echo else "backchannel"
+        log.info("speech over the reply was %s: %r", outcome, text)
+        self.ctx.engines.metrics.speech_over_reply_total.labels(outcome).inc()
         utt.over_reply = False
-        utt.speculative = None
-        self._drop_utterance(abandon=False)
-        await self.ctx.emit(SpeechStopped(utt.item_id, round((utt.pause_s or 0) * 1000)))
+        self._drop_utterance(abandon=False)  # never announced: no turn, nothing to answer
         await self.replies.go_on()
+
+    def _playing(self) -> str:
+        """The latest words of the reply (what its echo could be saying)."""
+        reply = self.replies.active or self.replies.playing
+        return " ".join(reply.turn.text.split()[-40:]) if reply is not None else ""
 
     async def _partial(self, utt: Utterance) -> None:
         try:
@@ -245,11 +310,10 @@ class Listening:
         utt = self._utt
         assert utt is not None
         if utt.over_reply:  # said over a held reply: was it only a backchannel?
-            said = utt.speculative if utt.pause_s == end_s else None
-            if said is None or said.cancelled():
-                audio = self.listener.audio_between(utt.start_s, end_s)
-                said = utt.speculative = asyncio.ensure_future(self._transcribe(audio))
-            await self._settle(utt, said)
+            if utt.settling is not None and utt.pause_s == end_s:
+                await asyncio.shield(utt.settling)  # judging this pause already
+            else:
+                await self._settle(utt, self.listener.audio_between(utt.start_s, end_s))
             if self._utt is not utt:
                 return
         stopped = self.ctx.clock()

@@ -69,13 +69,11 @@ class Session:
         self.ctx = SessionContext(engines, emit, config, clock)
         self.replies = Replies(self.ctx)
         self.speaker = self.replies.speaker
-        turn_end = engines.turn_model.complete_probability if engines.turn_model else None
         played = self.speaker.played
         listener = Listener(
             engines.new_vad(),
             self._turn_config(),
             max_queue_ms=s.server.input_queue_ms,
-            turn_end=turn_end,
             echo=EchoPath(played, INPUT_RATE, clock) if v.echo_cancellation else None,
         )
         self.listening = Listening(self.ctx, listener, self.replies)

@@ -9,6 +9,7 @@ through untouched, so idle sessions cost nothing.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -20,6 +21,7 @@ from .base import EngineError
 SAMPLE_RATE = 16000
 FRAME = SAMPLE_RATE // 100  # AEC3 works in 10 ms frames
 TAIL_S = 1.0  # echo can linger this long after the last reply audio played
+ECHO_OVER_FLOOR = 4.0  # 6 dB: the microphone while a reply plays, over its quiet floor
 
 
 class WebRtcEchoCanceller:
@@ -46,9 +48,7 @@ class WebRtcEchoCanceller:
         else:
             self._quiet_s += len(far) / SAMPLE_RATE
         if self._quiet_s > TAIL_S:  # nothing played lately: nothing to cancel
-            near = np.concatenate([self._pending_near, near]) if len(self._pending_near) else near
-            self._pending_near = self._pending_far = np.zeros(0, np.float32)
-            return near
+            return self.passthrough(near)
         near = np.concatenate([self._pending_near, near])
         far = np.concatenate([self._pending_far, far])
         whole = len(near) // FRAME * FRAME
@@ -60,6 +60,12 @@ class WebRtcEchoCanceller:
             np.ascontiguousarray(far[:whole], np.float32),
         )
         return np.asarray(out, np.float32)
+
+    def passthrough(self, near: np.ndarray) -> np.ndarray:
+        """`near` as it is (after any audio still held for a whole frame)."""
+        near = np.concatenate([self._pending_near, near]) if len(self._pending_near) else near
+        self._pending_near = self._pending_far = np.zeros(0, np.float32)
+        return near
 
     def reset(self) -> None:
         self._aec.reset()
@@ -77,6 +83,9 @@ class EchoPath:
         self._mic = MicClock(input_rate)
         self._far = StreamResampler(input_rate, SAMPLE_RATE)
         self._canceller = WebRtcEchoCanceller()
+        # per chunk: end sample, energy of the microphone, of the reference, after cancelling
+        self._energy: deque[tuple[int, float, float, float]] = deque(maxlen=2000)
+        self._samples = 0  # 16 kHz samples cancelled so far (the listener's clock)
 
     def reference(self, samples: int) -> np.ndarray:
         """The far end for a chunk of `samples` that arrived now (float32, input rate)."""
@@ -89,7 +98,46 @@ class EchoPath:
         far16 = self._far.process(far)
         if len(far16) < len(near):
             far16 = np.pad(far16, (len(near) - len(far16), 0))
-        return self._canceller.cancel(near, far16[-len(near) :] if len(near) else far16[:0])
+        far16 = far16[-len(near) :] if len(near) else far16[:0]
+        e_near, e_far = float(np.sum(near**2)), float(np.sum(far16**2))
+        if self.echo_heard(e_near, e_far):
+            out = self._canceller.cancel(near, far16)
+        else:  # a client that cancels its own echo: AEC3 would only muffle the user
+            out = self._canceller.passthrough(near)
+        self._samples += len(out)
+        self._energy.append((self._samples, e_near, e_far, float(np.sum(out**2))))
+        return out
+
+    def echo_heard(self, e_near: float, e_far: float) -> bool:
+        """Does our voice come back in this microphone?  It does when the microphone is
+        clearly louder while a reply plays than its quiet floor is while none does; until
+        there is a reply to tell by, assume it does (a kiosk must not interrupt itself)."""
+        playing = [m for _, m, f, _ in self._energy if f > 1e-3][-200:]
+        quiet = [m for _, m, f, _ in self._energy if f <= 1e-3][-400:]
+        if len(playing) < 10 or len(quiet) < 10:
+            return True
+        return float(np.median(playing)) > ECHO_OVER_FLOOR * float(np.percentile(quiet, 10))
+
+    def echo_share(self, since_sample: int) -> float:
+        """Of the microphone's energy since `since_sample`, the share that was echo (what
+        the canceller took out): near 1 when only our voice came back, low when someone
+        spoke."""
+        e_in = sum(i for end, i, _, _ in self._energy if end > since_sample)
+        e_out = sum(o for end, _, _, o in self._energy if end > since_sample)
+        return 0.0 if e_in <= 0 else max(0.0, 1.0 - e_out / e_in)
+
+    def over_echo(self, since_sample: int) -> float:
+        """How much louder the microphone was since `since_sample` than our echo alone would
+        be (the room's echo gain, learnt from earlier chunks, times the reference): about 1
+        for an echo, well above for someone speaking over it, even before the canceller has
+        converged (a level-based double-talk test)."""
+        before = [m / f for end, m, f, _ in self._energy if end <= since_sample and f > 1e-3]
+        if len(before) < 5:
+            return 1.0  # the reply has only begun: no telling a voice from its echo yet
+        gain = float(np.median(before[-100:]))
+        mic = sum(m for end, m, _, _ in self._energy if end > since_sample)
+        far = sum(f for end, _, f, _ in self._energy if end > since_sample)
+        return float("inf") if far * gain <= 0 else mic / (far * gain)
 
     def reset(self) -> None:
         self._canceller.reset()

@@ -134,7 +134,7 @@ class VadSettings(Section):
     prefix_padding_ms: int = Field(300, ge=0)
     max_turn_s: float = Field(30.0, gt=1.0)
     barge_in_threshold: float = Field(
-        0.5, gt=0.0, lt=1.0, description="speech probability that talks over a reply"
+        0.7, gt=0.0, lt=1.0, description="speech probability that talks over a reply"
     )
     barge_in_min_speech_ms: int = Field(200, ge=0, description="speech that talks over a reply")
     backchannels: tuple[str, ...] = Field(
