@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterator
 
 import httpx
 import numpy as np
 import pytest
 
+from zenglow.app import create_app
+from zenglow.settings import BACKCHANNELS
 from zenglow.speech.audio import float_to_int16, read_audio, resample
 from zenglow.speech.wording import is_echo
 
+from .conftest import engines_with
 from .echo_room import Room
-from .fakes import LONG_REPLY
-from .server import clip_pcm24, connect, user_text
+from .fakes import LONG_REPLY, ScriptedChat
+from .server import LoopbackServer, clip_pcm24, connect, user_text
 from .speech import clip, normalise, wer
 from .web_lips import REPLY
 
@@ -167,13 +171,25 @@ async def test_talking_over_the_echo_interrupts_the_reply(long_server):
     assert not is_echo(user["transcript"], LONG_REPLY), user["transcript"]
 
 
-async def test_a_backchannel_lets_the_reply_go_on(scripted_server, engines):
+@pytest.fixture(scope="module")
+def backchannel_server(engines) -> Iterator[LoopbackServer]:
+    """`web_lips.REPLY` every time, from a server that lets backchannels through."""
+    vad = engines.settings.vad.model_copy(update={"backchannels": BACKCHANNELS})
+    eng = engines_with(engines, vad=vad)
+    eng.chats = {
+        n: ScriptedChat([w + " " for w in REPLY.split(" ")]) for n in eng.settings.personas
+    }
+    with LoopbackServer(create_app(eng.settings, eng)) as srv:
+        yield srv
+
+
+async def test_a_backchannel_lets_the_reply_go_on(backchannel_server, engines):
     """The user says "okay" while the reply plays: it carries on, and nobody answers "okay"
     (the corpus has no backchannels: this one is Piper's)."""
     okay = np.concatenate([c.pcm async for c in engines.tts.synthesize("Okay.", sample_rate=24000)])
     room = Room(delay_s=0.1, gain=0.0)  # a client that cancels its own echo
-    before = over_reply(scripted_server)
-    async with connect(scripted_server.ws_url) as client:
+    before = over_reply(backchannel_server)
+    async with connect(backchannel_server.ws_url) as client:
         client.on_event = room.hear
         await client.wait_for("session.created")
         mic = asyncio.create_task(room.mic_loop(client, 30.0))
@@ -188,7 +204,7 @@ async def test_a_backchannel_lets_the_reply_go_on(scripted_server, engines):
     assert done["response"]["status"] == "completed"
     assert normalise(done["response"]["output"][0]["content"][0]["transcript"]) == normalise(REPLY)
     # heard, held for and let go: no turn was announced, nothing answers it
-    assert over_reply(scripted_server)["backchannel"] == before["backchannel"] + 1
+    assert over_reply(backchannel_server)["backchannel"] == before["backchannel"] + 1
     assert not client.of("input_audio_buffer.speech_started")
     assert not client.of("input_audio_buffer.committed")
     assert len(client.of("response.created")) == 1

@@ -4,10 +4,12 @@ Speech starts an utterance (and barges in on a reply); a pause starts the specul
 transcript and reply; speech resuming drops them; the end of the turn commits the user's
 item and confirms or starts the reply (through `Replies`, which it drives).
 
-Barge-in: speech over a reply interrupts it at once, unless backchannels are configured.
-Then the reply is held (no more of it is sent) while the user speaks: speech that goes on
-past `backchannel_max_ms`, or whose transcript at its first pause is not a backchannel,
-interrupts it; a backchannel ("mm-hm", "okay") or a noise with no words lets it go on.
+Barge-in: speech over a reply interrupts it at once, unless it may be our own echo (the
+microphone no louder than the room's echo of the reply, or mostly cancelled) or
+backchannels are configured.  Then the reply is held (no more of it is sent) while the
+user speaks: speech that goes on past `backchannel_max_ms`, or whose transcript at its
+first pause is not a backchannel, interrupts it; a backchannel ("mm-hm", "okay"), our echo
+or a noise with no words lets it go on, and was never announced as a turn.
 """
 
 from __future__ import annotations
@@ -170,10 +172,12 @@ class Listening:
             self._utt = utt
             self.listener.pin(event.audio_start_s)
             if self.replies.speaking and td is not None and td.interrupt_response:
-                if self.ctx.engines.settings.vad.backchannels:
+                backchannels = bool(self.ctx.engines.settings.vad.backchannels)
+                if backchannels or self.listener.sounds_like_echo(event.audio_start_s):
                     utt.over_reply = True  # announced once it proves to be a turn
                     self.replies.hold()
                     return
+                self.ctx.engines.metrics.speech_over_reply_total.labels("interruption").inc()
                 await self.replies.interrupt("turn_detected")
             await self._announce(utt)
             return

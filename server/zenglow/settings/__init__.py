@@ -138,8 +138,9 @@ class VadSettings(Section):
     )
     barge_in_min_speech_ms: int = Field(200, ge=0, description="speech that talks over a reply")
     backchannels: tuple[str, ...] = Field(
-        BACKCHANNELS,
-        description="what said over a reply lets it go on (paused meanwhile); () = none",
+        (),
+        description="what said over a reply lets it go on (held meanwhile, so speech over "
+        "a reply interrupts it only after backchannel_max_ms); () = none, e.g. BACKCHANNELS",
     )
     backchannel_max_ms: int = Field(
         700, ge=100, description="speech over a reply longer than this interrupts it"
