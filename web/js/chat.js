@@ -71,6 +71,8 @@ async function connect() {
     transport: chooseTransport(config),
     ctx,
     deviceId: $("device").value || null,
+    turn: config.turn,
+    eagerness: config.eagerness,
   });
   client = c;
   diag.attach(c);

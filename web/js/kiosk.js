@@ -28,7 +28,12 @@ function retry() {
 }
 
 async function run() {
-  const client = new VoiceClient({ transport: chooseTransport(config), ctx });
+  const client = new VoiceClient({
+    transport: chooseTransport(config),
+    ctx,
+    turn: config.turn,
+    eagerness: config.eagerness,
+  });
   try {
     await client.connect();
   } catch {
