@@ -8,7 +8,7 @@ the microphone (client clock): the last reply audio the server sent, and `respon
 Also counted: replies that stopped with nobody talking (self-interruption).
 
     .venv/bin/python bench/barge_in.py --trials 12
-    .venv/bin/python bench/barge_in.py --trials 12 --no-backchannels
+    .venv/bin/python bench/barge_in.py --trials 12 --backchannels
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from tests.speech import clips
 from zenglow.app import create_app
 from zenglow.bench.client import voiced_end
 from zenglow.engines.loader import build_engines
-from zenglow.settings import load_settings
+from zenglow.settings import BACKCHANNELS, load_settings
 
 
 def onset(pcm: np.ndarray) -> int:
@@ -84,8 +84,8 @@ async def trial(url: str, speech: np.ndarray, at_s: float, seed: int) -> dict:
 async def main(args: argparse.Namespace) -> None:
     engines = build_engines(load_settings(None))
     settings = engines.settings
-    if args.no_backchannels:
-        vad = settings.vad.model_copy(update={"backchannels": ()})
+    if args.backchannels:
+        vad = settings.vad.model_copy(update={"backchannels": BACKCHANNELS})
         settings = settings.model_copy(update={"vad": vad})
     engines = dataclasses.replace(engines, settings=settings)
     engines.chats = {
@@ -104,7 +104,7 @@ async def main(args: argparse.Namespace) -> None:
             rows.append(row)
             print(f"{c.path.name[:28]:<28} at {at:4.1f} s: {row}", flush=True)
     ok = [r for r in rows if r["status"] == "cancelled" and not r["early"]]
-    mode = "backchannels off" if args.no_backchannels else "backchannels on"
+    mode = "backchannels on" if settings.vad.backchannels else "backchannels off"
     for key in ("last_audio_ms", "done_ms"):
         values = [r[key] for r in ok]
         if values:
@@ -116,5 +116,5 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--no-backchannels", action="store_true")
+    parser.add_argument("--backchannels", action="store_true", help="let backchannels through")
     asyncio.run(main(parser.parse_args()))

@@ -136,7 +136,7 @@ class VadSettings(Section):
     barge_in_threshold: float = Field(
         0.7, gt=0.0, lt=1.0, description="speech probability that talks over a reply"
     )
-    barge_in_min_speech_ms: int = Field(200, ge=0, description="speech that talks over a reply")
+    barge_in_min_speech_ms: int = Field(150, ge=0, description="speech that talks over a reply")
     backchannels: tuple[str, ...] = Field(
         (),
         description="what said over a reply lets it go on (held meanwhile, so speech over "
