@@ -4,8 +4,9 @@ the reply's own echo, speech over a reply (an interruption, or only a backchanne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import numpy as np
@@ -19,7 +20,7 @@ from zenglow.speech.wording import is_echo
 from .conftest import engines_with
 from .echo_room import Room
 from .fakes import LONG_REPLY, ScriptedChat
-from .server import LoopbackServer, clip_pcm24, connect, user_text
+from .server import Client, LoopbackServer, clip_pcm24, connect, user_text
 from .speech import clip, normalise, wer
 from .web_lips import REPLY
 
@@ -110,6 +111,28 @@ async def test_semantic_vad_is_reported_as_asked(server):
         assert "eagerness" in error["error"]["message"]
 
 
+async def reply_done(client, first: dict, within: float = 60) -> dict:
+    """The `response.done` of the reply whose first audio delta was `first`."""
+    rid = first["response_id"]
+    return await client.wait_for(
+        "response.done", timeout=within, where=lambda e: e["response"]["id"] == rid
+    )
+
+
+@contextlib.asynccontextmanager
+async def in_the_room(server, room: Room, seconds: float) -> AsyncIterator[tuple[Client, dict]]:
+    """A session whose microphone is the room's for `seconds`, with the scripted reply
+    playing from its loudspeaker; yields the client and the reply's first audio delta."""
+    async with connect(server.ws_url) as client:
+        client.on_event = room.hear
+        await client.wait_for("session.created")
+        mic = asyncio.create_task(room.mic_loop(client, seconds))
+        try:
+            yield client, await play_reply_into_the_room(client, room)
+        finally:
+            mic.cancel()
+
+
 async def play_reply_into_the_room(client, room: Room) -> dict:
     """Ask for the scripted reply; the room's loudspeaker plays it as it comes."""
     await client.send(user_text("Tell me about the evening."))
@@ -121,17 +144,10 @@ async def play_reply_into_the_room(client, room: Room) -> dict:
 @pytest.mark.parametrize(("delay_s", "gain"), [(0.05, 0.7), (0.2, 0.4)])
 async def test_the_replys_own_echo_does_not_interrupt_it(scripted_server, delay_s, gain):
     room = Room(delay_s=delay_s, gain=gain)
-    async with connect(scripted_server.ws_url) as client:
-        client.on_event = room.hear
-        await client.wait_for("session.created")
-        mic = asyncio.create_task(room.mic_loop(client, 30.0))
-        first = await play_reply_into_the_room(client, room)
-        done = await client.wait_for(
-            "response.done", timeout=60, where=lambda e: e["response"]["id"] == first["response_id"]
-        )
+    async with in_the_room(scripted_server, room, 30.0) as (client, first):
+        done = await reply_done(client, first)
         # the loudspeaker plays the last of it, and its echo dies away
         await asyncio.sleep(max(0.0, (room.play_end - room.now()) / 24000) + 1.0)
-        mic.cancel()
     assert done["response"]["status"] == "completed"
     assert not client.of("input_audio_buffer.speech_started")
     assert not client.of("input_audio_buffer.committed")
@@ -144,21 +160,14 @@ async def test_talking_over_the_echo_interrupts_the_reply(long_server):
     # loudspeaker's echo is one no double-talk test can tell from the echo alone
     room = Room(delay_s=0.12, gain=0.4)
     c = clip("a04")
-    async with connect(long_server.ws_url) as client:
-        client.on_event = room.hear
-        await client.wait_for("session.created")
-        mic = asyncio.create_task(room.mic_loop(client, 40.0))
-        first = await play_reply_into_the_room(client, room)
+    async with in_the_room(long_server, room, 40.0) as (client, first):
         await asyncio.sleep(4.0)
         room.say(clip_pcm24(c.path))
-        done = await client.wait_for(
-            "response.done", timeout=30, where=lambda e: e["response"]["id"] == first["response_id"]
-        )
+        done = await reply_done(client, first, within=30)
         room.flush()
         user = await client.wait_for(
             "conversation.item.input_audio_transcription.completed", timeout=60
         )
-        mic.cancel()
     assert done["response"]["status"] == "cancelled"
     assert done["response"]["status_details"]["reason"] == "turn_detected"
     heard = done["response"]["output"][0]["content"][0]["transcript"]
@@ -189,18 +198,11 @@ async def test_a_backchannel_lets_the_reply_go_on(backchannel_server, engines):
     okay = np.concatenate([c.pcm async for c in engines.tts.synthesize("Okay.", sample_rate=24000)])
     room = Room(delay_s=0.1, gain=0.0)  # a client that cancels its own echo
     before = over_reply(backchannel_server)
-    async with connect(backchannel_server.ws_url) as client:
-        client.on_event = room.hear
-        await client.wait_for("session.created")
-        mic = asyncio.create_task(room.mic_loop(client, 30.0))
-        first = await play_reply_into_the_room(client, room)
+    async with in_the_room(backchannel_server, room, 30.0) as (client, first):
         await asyncio.sleep(3.0)
         room.say(okay)
-        done = await client.wait_for(
-            "response.done", timeout=60, where=lambda e: e["response"]["id"] == first["response_id"]
-        )
+        done = await reply_done(client, first)
         await asyncio.sleep(1.5)
-        mic.cancel()
     assert done["response"]["status"] == "completed"
     assert normalise(done["response"]["output"][0]["content"][0]["transcript"]) == normalise(REPLY)
     # heard, held for and let go: no turn was announced, nothing answers it

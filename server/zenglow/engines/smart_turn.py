@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import EngineError
+from .onnx import cpu_session
 
 SAMPLE_RATE = 16000
 WINDOW_S = 8  # the model hears the last 8 s of the turn
@@ -62,19 +63,9 @@ class SmartTurnModel:
                 f"{self.path} is not the Smart Turn v3.2 model this server was built for "
                 f"(SHA-256 differs): install the {MODEL_PACKAGE} version pinned in pyproject.toml"
             )
-        import onnxruntime
         from faster_whisper.feature_extractor import FeatureExtractor
 
-        opts = onnxruntime.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self._session = onnxruntime.InferenceSession(
-                str(self.path), sess_options=opts, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime's load errors share no common base class
-            raise EngineError(f"cannot load Smart Turn model {self.path}: {exc}") from None
+        self._session = cpu_session(self.path, "Smart Turn")
         self._features = FeatureExtractor(feature_size=80, chunk_length=WINDOW_S)
 
     def complete_probability(self, audio: np.ndarray) -> float:
