@@ -44,9 +44,9 @@ def test_turns_encode_a_fitted_window_without_losing_words(engines):
         redecoded = stt.redecoded
         text = stt.transcribe_sync(audio, words=False).text
         assert stt._model is not None
-        fitted = round(100 * max(10.0, len(audio) / 16000 + 3.0))
+        window = round(100 * max(10.0, len(audio) / 16000 + 3.0))
         # the fitted window, or the full one when the fitted decode looked wrong
-        assert stt._model.window_frames == (3000 if stt.redecoded > redecoded else fitted)
+        assert stt._model.window_frames == (3000 if stt.redecoded > redecoded else window)
         refs.append(c.transcript)
         fitted.append(text)
         whole.append(full.transcribe_sync(audio, words=False).text)

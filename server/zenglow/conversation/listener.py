@@ -23,8 +23,6 @@ from ..speech.audio import StreamResampler, int16_to_float
 
 ASR_RATE = 16000
 INPUT_RATE = 24000  # the Realtime protocol's PCM16 rate
-MOSTLY_ECHO = 0.8  # share of the microphone's energy the canceller took out: our echo
-OVER_ECHO = 1.5  # a voice over our echo makes the microphone at least this much louder
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,13 +169,10 @@ class Listener:
         b = len(self._audio) if end_s is None else int(end_s * ASR_RATE) - self._audio_start
         return self._audio[a : max(a, b)].copy()
 
-    def sounds_like_echo(self, start_s: float) -> bool:
-        """Was what the microphone heard since `start_s` our own voice coming back?  Most of
-        it was cancelled, or it was no louder than our echo is in this room."""
-        if self.echo is None:
-            return False
-        since = int(start_s * ASR_RATE)
-        return self.echo.echo_share(since) > MOSTLY_ECHO or self.echo.over_echo(since) < OVER_ECHO
+    def sounds_like_echo(self, start_s: float) -> bool | None:
+        """Was what the microphone heard since `start_s` our own voice coming back?  False
+        without echo cancellation; None while it is not known whether it hears the reply."""
+        return False if self.echo is None else self.echo.is_echo(int(start_s * ASR_RATE))
 
     def take_all(self) -> np.ndarray:
         """Everything buffered (push-to-talk commit); the buffer is emptied."""

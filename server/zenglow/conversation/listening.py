@@ -39,6 +39,7 @@ from .replies import Replies
 
 log = logging.getLogger(__name__)
 
+ECHO_AHEAD_MS = 1500  # reply audio sent ahead of the play position whose echo may be heard
 NO_SPEECH, UNSURE = 0.5, -1.0  # Whisper's own thresholds for "that was no speech" are 0.6, -1
 
 # Audio between partial transcripts while the user speaks.  Partials share the STT worker
@@ -173,7 +174,7 @@ class Listening:
             self.listener.pin(event.audio_start_s)
             if self.replies.speaking and td is not None and td.interrupt_response:
                 backchannels = bool(self.ctx.engines.settings.vad.backchannels)
-                if backchannels or self.listener.sounds_like_echo(event.audio_start_s):
+                if backchannels or self.listener.sounds_like_echo(event.audio_start_s) is not False:
                     utt.over_reply = True  # announced once it proves to be a turn
                     self.replies.hold()
                     return
@@ -260,7 +261,7 @@ class Listening:
         text = None if heard is None else heard.text
         if heard is not None and not said_something(heard):
             text = ""  # Whisper's words for a noise ("Thank you."): nothing was said
-        if self.listener.sounds_like_echo(utt.start_s):
+        if self.listener.sounds_like_echo(utt.start_s) is True:
             text = ""  # only our own voice came back
         if self._utt is not utt or not utt.over_reply:
             return
@@ -282,7 +283,11 @@ class Listening:
     def _playing(self) -> str:
         """The latest words of the reply (what its echo could be saying)."""
         reply = self.replies.active or self.replies.playing
-        return " ".join(reply.turn.text.split()[-40:]) if reply is not None else ""
+        if reply is None:
+            return ""
+        turn = reply.turn  # played so far, and what was sent ahead of it
+        played = self.replies.speaker.played_ms(turn.response_id)
+        return " ".join(turn.heard_text(played + ECHO_AHEAD_MS).split()[-40:])
 
     async def _partial(self, utt: Utterance) -> None:
         try:

@@ -21,7 +21,12 @@ from .base import EngineError
 SAMPLE_RATE = 16000
 FRAME = SAMPLE_RATE // 100  # AEC3 works in 10 ms frames
 TAIL_S = 1.0  # echo can linger this long after the last reply audio played
-ECHO_OVER_FLOOR = 4.0  # 6 dB: the microphone while a reply plays, over its quiet floor
+ECHO_WINDOW = 150  # chunks (of about 40 ms) whose loudness is compared
+ECHO_EVIDENCE = 25  # chunks with reply audio needed before telling whether echo comes back
+ECHO_MAX_LAG = 10  # chunks: how late the echo may follow the reply
+ECHO_CORRELATION = 0.5  # of the two loudness curves: the microphone hears the loudspeaker
+MOSTLY_ECHO = 0.8  # share of the microphone's energy the canceller took out: our echo
+OVER_ECHO = 1.5  # a voice over our echo makes the microphone at least this much louder
 
 
 class WebRtcEchoCanceller:
@@ -86,6 +91,7 @@ class EchoPath:
         # per chunk: end sample, energy of the microphone, of the reference, after cancelling
         self._energy: deque[tuple[int, float, float, float]] = deque(maxlen=2000)
         self._samples = 0  # 16 kHz samples cancelled so far (the listener's clock)
+        self._echo: bool | None = None  # does the microphone hear the reply? (`echo_heard`)
 
     def reference(self, samples: int) -> np.ndarray:
         """The far end for a chunk of `samples` that arrived now (float32, input rate)."""
@@ -100,7 +106,7 @@ class EchoPath:
             far16 = np.pad(far16, (len(near) - len(far16), 0))
         far16 = far16[-len(near) :] if len(near) else far16[:0]
         e_near, e_far = float(np.sum(near**2)), float(np.sum(far16**2))
-        if self.echo_heard(e_near, e_far):
+        if self.echo_heard():
             out = self._canceller.cancel(near, far16)
         else:  # a client that cancels its own echo: AEC3 would only muffle the user
             out = self._canceller.passthrough(near)
@@ -108,15 +114,36 @@ class EchoPath:
         self._energy.append((self._samples, e_near, e_far, float(np.sum(out**2))))
         return out
 
-    def echo_heard(self, e_near: float, e_far: float) -> bool:
-        """Does our voice come back in this microphone?  It does when the microphone is
-        clearly louder while a reply plays than its quiet floor is while none does; until
-        there is a reply to tell by, assume it does (a kiosk must not interrupt itself)."""
-        playing = [m for _, m, f, _ in self._energy if f > 1e-3][-200:]
-        quiet = [m for _, m, f, _ in self._energy if f <= 1e-3][-400:]
-        if len(playing) < 10 or len(quiet) < 10:
-            return True
-        return float(np.median(playing)) > ECHO_OVER_FLOOR * float(np.percentile(quiet, 10))
+    def echo_heard(self) -> bool:
+        """Does our voice come back in this microphone?  It does when the microphone's
+        loudness follows the reply's, a few chunks later (an echo has the reply's rhythm; a
+        user talking over it, or a client that cancels its own echo, has not).  Until a
+        second of the reply has been heard there is no telling: the audio passes as it is
+        (AEC3 would muffle a user's voice where there is no echo), and speech over a reply
+        that may be echo is judged by its words (`conversation/listening.py`)."""
+        recent = list(self._energy)[-ECHO_WINDOW:]
+        if sum(f > 1e-3 for _, _, f, _ in recent) < ECHO_EVIDENCE:
+            return bool(self._echo)
+        mic = np.log10([m + 1e-9 for _, m, _, _ in recent])
+        far = np.log10([f + 1e-9 for _, _, f, _ in recent])
+        best = 0.0
+        for lag in range(ECHO_MAX_LAG + 1):
+            a, b = far[: len(far) - lag], mic[lag:]
+            if np.std(a) > 0 and np.std(b) > 0:
+                best = max(best, float(np.corrcoef(a, b)[0, 1]))
+        self._echo = best > ECHO_CORRELATION
+        return self._echo
+
+    def is_echo(self, since_sample: int) -> bool | None:
+        """Was what the microphone heard since `since_sample` our own voice coming back?
+        None while it is not known whether this microphone hears the reply at all."""
+        if self._echo is None:
+            return None
+        if not self._echo:
+            return False
+        return (
+            self.echo_share(since_sample) > MOSTLY_ECHO or self.over_echo(since_sample) < OVER_ECHO
+        )
 
     def echo_share(self, since_sample: int) -> float:
         """Of the microphone's energy since `since_sample`, the share that was echo (what

@@ -24,9 +24,10 @@ def _words(text: str) -> list[str]:
 
 
 def repeats_itself(words: list[str]) -> bool:
-    """A phrase said twice in a row, or a word three times ("no no" is speech)."""
-    for size in range(1, 7):
-        times = 3 if size == 1 else 2
+    """A phrase of three words or more said twice in a row, or a shorter one three times
+    ("no no" and "thank you thank you" are speech; "5, 5, 5" is a decoder stuck)."""
+    for size in range(1, len(words) // 2 + 1):
+        times = 3 if size < 3 else 2
         for i in range(len(words) - size * times + 1):
             phrase = words[i : i + size]
             if all(words[i + k * size : i + (k + 1) * size] == phrase for k in range(1, times)):
