@@ -60,8 +60,10 @@ async def trial(url: str, speech: np.ndarray, at_s: float, seed: int) -> dict:
         start = room.say(speech) + onset(speech)
         try:
             done = await client.wait_for(
-                "response.done", timeout=20, where=lambda e: e["response"]["id"] == rid
+                "response.done", timeout=40, where=lambda e: e["response"]["id"] == rid
             )
+        except TimeoutError:
+            return {"at_s": at_s, "status": "not heard", "early": False}
         finally:
             mic.cancel()
         t_start = room.start + start / RATE

@@ -165,19 +165,20 @@ async def test_talking_over_the_echo_interrupts_the_reply(long_server):
         room.say(clip_pcm24(c.path))
         done = await reply_done(client, first, within=30)
         room.flush()
-        user = await client.wait_for(
-            "conversation.item.input_audio_transcription.completed", timeout=60
-        )
+        await client.wait_for("conversation.item.input_audio_transcription.completed", timeout=60)
+        await asyncio.sleep(3.0)  # the rest of what the user said, if the VAD split it
     assert done["response"]["status"] == "cancelled"
     assert done["response"]["status_details"]["reason"] == "turn_detected"
     heard = done["response"]["output"][0]["content"][0]["transcript"]
     assert heard and len(heard) < len(LONG_REPLY) / 2
-    assert len(client.of("input_audio_buffer.speech_started")) == 1
+    said = " ".join(
+        e["transcript"] for e in client.of("conversation.item.input_audio_transcription.completed")
+    )
     # its first words were said over the loudspeaker, which the canceller muffles with the
     # echo (and tiny.en hears "has to print" for "Hester Prynne" anyway); none of the
     # reply's own words may be in it
-    assert wer(c.transcript, user["transcript"]) < 0.65, user["transcript"]
-    assert not is_echo(user["transcript"], LONG_REPLY), user["transcript"]
+    assert wer(c.transcript, said) < 0.65, said
+    assert not is_echo(said, LONG_REPLY), said
 
 
 @pytest.fixture(scope="module")

@@ -126,10 +126,13 @@ def test_short_utterances_are_heard_as_well_as_with_the_full_window(engines):
     refs, fitted, whole = [], [], []
     for name, audio, said in short_cuts(stt):
         text = stt.transcribe_sync(audio, words=False).text
+        stock = full.transcribe_sync(audio, words=False).text
         refs.append(said)
         fitted.append(text)
-        whole.append(full.transcribe_sync(audio, words=False).text)
-        assert not repeats_itself(normalise(text).split()), (name, said, text)
+        whole.append(stock)
+        # no repetition the full window would not make too (then the guard took its decode)
+        stuck = repeats_itself(normalise(text).split())
+        assert not stuck or repeats_itself(normalise(stock).split()), (name, said, text)
     print(f"\n{len(refs)} cuts: WER guarded {wer(refs, fitted):.3f}, full {wer(refs, whole):.3f}")
     assert wer(refs, fitted) <= wer(refs, whole) + 0.01
 
