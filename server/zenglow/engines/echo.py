@@ -23,7 +23,8 @@ FRAME = SAMPLE_RATE // 100  # AEC3 works in 10 ms frames
 TAIL_S = 1.0  # echo can linger this long after the last reply audio played
 ECHO_WINDOW = 150  # chunks (of about 40 ms) whose loudness is compared
 ECHO_EVIDENCE = 25  # chunks with reply audio needed before telling whether echo comes back
-ECHO_MAX_LAG = 10  # chunks: how late the echo may follow the reply
+ECHO_MAX_LAG = 15  # chunks: how late the echo may follow the reply
+ECHO_LATE_S = 0.4  # seconds: the same, for the level test
 ECHO_CORRELATION = 0.5  # of the two loudness curves: the microphone hears the loudspeaker
 MOSTLY_ECHO = 0.8  # share of the microphone's energy the canceller took out: our echo
 OVER_ECHO = 1.5  # a voice over our echo makes the microphone at least this much louder
@@ -136,14 +137,14 @@ class EchoPath:
 
     def is_echo(self, since_sample: int) -> bool | None:
         """Was what the microphone heard since `since_sample` our own voice coming back?
-        None while it is not known whether this microphone hears the reply at all."""
-        if self._echo is None:
-            return None
+        True when the canceller took out most of it or it is no louder than our echo; False
+        only for a microphone that does not hear the reply; None when it may be either (a
+        voice over the echo, or echo the canceller has not learnt yet: the words decide)."""
         if not self._echo:
-            return False
-        return (
-            self.echo_share(since_sample) > MOSTLY_ECHO or self.over_echo(since_sample) < OVER_ECHO
-        )
+            return None if self._echo is None else False
+        if self.echo_share(since_sample) > MOSTLY_ECHO or self.over_echo(since_sample) < OVER_ECHO:
+            return True
+        return None
 
     def echo_share(self, since_sample: int) -> float:
         """Of the microphone's energy since `since_sample`, the share that was echo (what
@@ -163,7 +164,9 @@ class EchoPath:
             return 1.0  # the reply has only begun: no telling a voice from its echo yet
         gain = float(np.median(before[-100:]))
         mic = sum(m for end, m, _, _ in self._energy if end > since_sample)
-        far = sum(f for end, _, f, _ in self._energy if end > since_sample)
+        # the echo of what played up to ECHO_LATE_S before may still be arriving
+        early = since_sample - int(ECHO_LATE_S * SAMPLE_RATE)
+        far = sum(f for end, _, f, _ in self._energy if end > early)
         return float("inf") if far * gain <= 0 else mic / (far * gain)
 
     def reset(self) -> None:
