@@ -96,10 +96,13 @@ class EventLog:
         self.events: list[dict[str, Any]] = []
         self.times: list[float] = []
         self._new = asyncio.Event()
+        self.on_event: Any = None  # called with each event as it arrives
 
     def record(self, raw: str | bytes) -> None:
         self.events.append(json.loads(raw))
         self.times.append(time.monotonic())
+        if self.on_event is not None:
+            self.on_event(self.events[-1])
         self._new.set()
 
     async def wait_for(

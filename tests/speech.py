@@ -48,8 +48,15 @@ def clip(name_prefix: str, folder: str = "setA") -> Clip:
 _MAP = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
 
 
+def _spoken_numbers(text: str) -> str:
+    """Digits as words ("5" -> "five", "1450" -> "one thousand four hundred and fifty")."""
+    from num2words import num2words
+
+    return re.sub(r"\d+", lambda m: f" {num2words(int(m.group()))} ", text)
+
+
 def normalise(text: str) -> str:
-    text = text.lower().replace("'", "")
+    text = _spoken_numbers(text.lower().replace("'", ""))
     text = re.sub(r"[^a-z0-9 ]+", " ", text)
     return " ".join(_MAP.get(w, w) for w in text.split())
 

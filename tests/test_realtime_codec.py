@@ -150,13 +150,11 @@ def test_beta_session_update_from_sdk_models() -> None:
             voice="alloy",
             speed=0.9,
             output_modalities=("audio",),
-            turn_detection=TurnDetection(interrupt_response=False, semantic=True),
+            turn_detection=TurnDetection(interrupt_response=False, semantic=True, eagerness="high"),
             transcription=Transcription(model="whisper-1", prompt="ZenGlow"),
             max_output_tokens="inf",
             ignored=(
                 "session.temperature",
-                "session.turn_detection.eagerness",
-                "session.turn_detection.type",  # semantic_vad, served by the server VAD
                 "session.input_audio_transcription.model",
                 "session.input_audio_transcription.prompt",
             ),

@@ -355,3 +355,57 @@ def test_real_speech_makes_one_turn() -> None:
     assert not stopped[0].forced
     assert 4.5 <= stopped[0].at_s <= 5.0
     assert det.audio_seconds == pytest.approx(len(audio) // 512 * 512 / 16000)
+
+
+# --- semantic mode: pauses judged by a turn-end model --------------------------------
+
+
+def semantic(**kw: float) -> TurnDetector:
+    return TurnDetector(TurnConfig(semantic=True, judge_after_s=0.2, max_silence_s=2.0, **kw))
+
+
+def test_semantic_pause_is_judged_once_after_judge_after_s() -> None:
+    det = semantic()
+    assert kinds(feed(det, [HI] * 20 + [LO] * 6)) == ["SpeechStarted", "SilenceStarted"]
+    assert not det.verdict_due  # 0.19 s of silence
+    feed(det, [LO])
+    assert det.verdict_due
+    assert det.pause_start_s == pytest.approx(20 * F)
+    assert det.judge(False) == []
+    assert not det.verdict_due  # judged: not asked again for this pause
+
+
+def test_semantic_finished_ends_the_turn_at_the_pause() -> None:
+    det = semantic()
+    feed(det, [HI] * 20 + [LO] * 7)
+    (stopped,) = det.judge(True)
+    assert stopped == SpeechStopped(at_s=pytest.approx(20 * F))
+    assert not det.in_speech
+    assert det.judge(True) == []  # nothing left to judge
+
+
+def test_semantic_unfinished_waits_for_the_longest_silence() -> None:
+    det = semantic(silence_s=0.5)
+    feed(det, [HI] * 20 + [LO] * 7)
+    det.judge(False)
+    assert feed(det, [LO] * frames(1.0)) == []  # far past silence_s: still the same turn
+    events = feed(det, [HI] * 10 + [LO] * 7)
+    assert kinds(events) == ["SpeechResumed", "SilenceStarted"]
+    assert det.verdict_due  # a new pause is judged afresh
+    det.judge(False)
+    assert kinds(feed(det, [LO] * frames(2.0))) == ["SpeechStopped"]
+
+
+def test_semantic_without_a_verdict_ends_at_the_longest_silence() -> None:
+    det = semantic()
+    events = feed(det, [HI] * 20 + [LO] * frames(2.1))
+    assert kinds(events) == ["SpeechStarted", "SilenceStarted", "SpeechStopped"]
+    assert events[-1].at_s == pytest.approx(20 * F)
+
+
+def test_server_vad_is_never_judged() -> None:
+    det = TurnDetector(TurnConfig(silence_s=0.5))
+    feed(det, [HI] * 20 + [LO] * 10)
+    assert not det.verdict_due
+    assert det.judge(True) == []
+    assert det.in_speech

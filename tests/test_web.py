@@ -95,6 +95,10 @@ def test_chat_page_conversation_with_moving_lips(pw, server, tmp_path):
         assert "voice to voice" in page.inner_text("#latency")
         received = page.evaluate("window.zenglow.received()")
         assert received["response.output_audio.delta"] > 0 and received["zenglow.visemes"] > 0
+        # the page asks for the semantic end of turn, and the server says it serves it
+        asked = [e for e in page.evaluate("window.zenglow.sent()") if e["type"] == "session.update"]
+        assert asked[0]["session"]["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"
+        assert received["session.updated"] == 1
     finally:
         ctx.close()
 

@@ -202,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, help="at most this many clips")
     sp.add_argument("--transport", choices=["websocket", "webrtc"], default="websocket")
     sp.add_argument("--repeat", type=int, default=1, help="run every clip this many times")
+    sp.add_argument("--concurrency", type=int, default=1, help="sessions at once (each all clips)")
     sp.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for a reply")
     sp.add_argument("--ready-timeout", type=float, default=300.0, help="seconds to wait for /ready")
     sp.set_defaults(func=cmd_bench)

@@ -93,6 +93,8 @@ async function connect() {
     transport: chooseTransport(config, location, auth),
     ctx,
     deviceId: $("device").value || null,
+    turn: config.turn,
+    eagerness: config.eagerness,
   });
   client = c;
   diag.attach(c);

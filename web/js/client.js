@@ -7,8 +7,9 @@ import { Mic } from "./mic.js";
 const SENT_LOG = 200;
 
 export class VoiceClient {
-  constructor({ transport, ctx, deviceId = null }) {
+  constructor({ transport, ctx, deviceId = null, turn = "semantic_vad", eagerness = "auto" }) {
     this.transport = transport;
+    this.turn = turn === "server_vad" ? { type: "server_vad" } : { type: "semantic_vad", eagerness };
     this.ctx = ctx;
     this.sink = transport.audioSink(ctx);
     this.cues = new CueTrack();
@@ -31,6 +32,9 @@ export class VoiceClient {
   async connect() {
     if (this.ctx.state !== "running") await this.ctx.resume().catch(() => {});
     await this.transport.connect();
+    // a pause mid-sentence is not the end of the turn: the server's turn-end model judges
+    const audio = { input: { turn_detection: this.turn } };
+    this.send({ type: "session.update", session: { type: "realtime", audio } });
   }
 
   /** Starts the microphone (throws a MicError); its audio streams while connected. */

@@ -8,6 +8,8 @@ const DEFAULTS = {
   idle: 60,
   muted: false,
   transport: "auto", // "webrtc" | "ws" | "auto": WebRTC, falling back to the WebSocket
+  turn: "semantic_vad", // end of turn: "semantic_vad" (a turn-end model) or "server_vad"
+  eagerness: "auto", // semantic_vad: "low" | "medium" | "high" | "auto"
 };
 
 export async function loadConfig(loc = window.location) {

@@ -37,7 +37,12 @@ async function run() {
     note(`${title}. ${advice}`);
     return;
   }
-  const client = new VoiceClient({ transport: chooseTransport(config, location, auth), ctx });
+  const client = new VoiceClient({
+    transport: chooseTransport(config, location, auth),
+    ctx,
+    turn: config.turn,
+    eagerness: config.eagerness,
+  });
   try {
     await client.connect();
   } catch (err) {

@@ -24,6 +24,7 @@ RATE = 24000
 CHUNK = RATE * 20 // 1000  # samples per 20 ms message
 FRAME_S = 0.02
 TAIL_SILENCE_S = 2.0
+UNDERRUN_S = 0.02  # later than this after the audio ran out is an audible gap
 Json = dict[str, Any]
 
 
@@ -48,6 +49,14 @@ class Reply:
     text: str = ""
     status: str | None = None
     metrics: Json | None = None
+    play_end: float | None = None  # when a client playing each delta on arrival runs dry
+    underruns: int = 0  # times audio came after the client had played all it had
+
+    def arrived(self, seconds: float, now: float) -> None:
+        """Reply audio of `seconds` arrived: played gaplessly, or after a gap (underrun)."""
+        if self.play_end is not None and now > self.play_end + UNDERRUN_S:
+            self.underruns += 1
+        self.play_end = max(self.play_end or now, now) + seconds
 
 
 @dataclass
@@ -79,7 +88,9 @@ class Tracker:
             self.replies[ev["response"]["id"]] = Reply(created_at=now)
         elif kind == "response.output_audio.delta" and reply is not None:
             reply.first_audio_at = reply.first_audio_at or now
-            reply.audio_bytes += len(ev.get("delta", "")) * 3 // 4
+            size = len(ev.get("delta", "")) * 3 // 4
+            reply.audio_bytes += size
+            reply.arrived(size / 2 / RATE, now)
         elif kind == "response.output_audio_transcript.done" and reply is not None:
             reply.text = ev.get("transcript", "")
         elif kind == "response.done" and (done := self.replies.get(ev["response"]["id"])):
@@ -95,6 +106,7 @@ class Tracker:
         if reply is not None:
             reply.first_audio_at = reply.first_audio_at or now
             reply.audio_bytes += 2 * samples
+            reply.arrived(samples / RATE, now)
 
     def last_reply(self) -> Reply | None:
         return next(reversed(self.replies.values()), None)
@@ -126,6 +138,7 @@ class Tracker:
                 "server_speech_end_ms": self.speech_end_ms, "reply": reply.text,
                 "reply_chars": len(reply.text), "reply_status": reply.status,
                 "reply_audio_s": round(reply.audio_bytes / 2 / RATE, 2),
+                "underruns": reply.underruns,
                 "server": reply.metrics or {}, "errors": errors}  # fmt: skip
 
 

@@ -87,11 +87,9 @@ def normalise(text: str) -> str:
 
 
 def word_error_rate(references: list[str], hypotheses: list[str]) -> float | None:
-    """Pooled WER after normalising both sides; None without `jiwer`."""
-    try:
-        import jiwer
-    except ImportError:
-        return None
+    """Pooled WER after normalising both sides."""
+    import jiwer
+
     hyps = [normalise(h) or "<empty>" for h in hypotheses]
     return float(jiwer.wer([normalise(r) for r in references], hyps))
 
@@ -111,6 +109,26 @@ async def bench_clips(
     repeat: int,
     reply_timeout: float,
     transport: str = "websocket",
+    concurrency: int = 1,
+) -> list[Json]:
+    """Every clip `repeat` times, in `concurrency` sessions at once (each its own copy of
+    the clip list, the sessions a little apart so their turns do not line up exactly)."""
+
+    async def session(n: int) -> list[Json]:
+        await asyncio.sleep(n * 0.7)
+        return await _bench_session(url, clips, repeat, reply_timeout, transport, n)
+
+    runs = await asyncio.gather(*(session(n) for n in range(concurrency)))
+    return [row for rows in runs for row in rows]
+
+
+async def _bench_session(
+    url: str,
+    clips: list[tuple[Clip, np.ndarray]],
+    repeat: int,
+    reply_timeout: float,
+    transport: str,
+    session: int,
 ) -> list[Json]:
     from httpx import HTTPError
     from websockets.exceptions import WebSocketException
@@ -126,7 +144,8 @@ async def bench_clips(
                 row = {"ok": False, "voice_to_voice_ms": None, "errors": [repr(exc)], "server": {}}
             ref, heard = clip.reference, row.get("transcript")
             wer = word_error_rate([ref], [heard]) if ref and heard is not None else None
-            row = {"clip": clip.path.name, "run": run, "duration_s": len(audio) / RATE,
+            row = {"clip": clip.path.name, "run": run, "session": session,
+                   "duration_s": len(audio) / RATE,
                    "voiced_end_s": round(end / RATE, 3), "reference": ref,
                    "wer": None if wer is None else round(wer, 3), **row}  # fmt: skip
             rows.append(row)
@@ -211,21 +230,25 @@ def _print_row(row: Json) -> None:
         print(f"{'':<28}{'; '.join(row['errors'])}")
 
 
-def report(rows: list[Json], url: str) -> Json:
+def report(rows: list[Json], url: str, concurrency: int = 1) -> Json:
     ok = [r for r in rows if r["ok"]]
     summary = {s: summarise([v for r in ok if (v := _figure(r, s)) is not None]) for s in STAGES}
     for key in ("median", "p95"):
         print(f"{key:<34}{_cells([summary[s][key] for s in STAGES])}")
     pairs = [(r["reference"], r["transcript"]) for r in ok if r.get("reference")]
     wer = word_error_rate([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else None
+    underruns = sum(r.get("underruns") or 0 for r in ok)
     cpus, machine = os.cpu_count(), f"{platform.system()} {platform.machine()}"
     print(f"{len(ok)}/{len(rows)} clips measured, {cpus} CPU cores ({machine}), server {url}")
-    if wer is not None:
-        print(f"input transcription WER (pooled): {wer:.3f}")
+    v2v = summary["voice_to_voice_ms"]
+    print(
+        f"sessions {concurrency}: v2v median {v2v['median']} ms, p95 {v2v['p95']} ms; "
+        f"input WER {'-' if wer is None else f'{wer:.3f}'}; reply audio underruns {underruns}"
+    )
     return {"machine": {"cpu_count": cpus, "platform": platform.platform(),
                         "python": platform.python_version()},
-            "server": url, "measured": len(ok), "count": len(rows), "wer": wer,
-            "summary": summary, "clips": rows}  # fmt: skip
+            "server": url, "concurrency": concurrency, "measured": len(ok), "count": len(rows),
+            "wer": wer, "underruns": underruns, "summary": summary, "clips": rows}  # fmt: skip
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -244,8 +267,9 @@ def run_bench(args: argparse.Namespace) -> int:
             print(f"waiting for the server at {url} ...", file=sys.stderr, flush=True)
             wait_ready(url, args.ready_timeout, proc)
             print(f"{header}{'wer':>6}{'reply':>7}  (times in ms, {transport})", flush=True)
-            runs = max(1, args.repeat)
-            rows = asyncio.run(bench_clips(url, clips, runs, args.timeout, transport))
+            runs, sessions = max(1, args.repeat), max(1, getattr(args, "concurrency", 1))
+            bench = bench_clips(url, clips, runs, args.timeout, transport, sessions)
+            rows = asyncio.run(bench)
         except BenchError as exc:
             log.seek(0)
             lines = log.read().decode(errors="replace").splitlines()[-15:]
@@ -254,7 +278,7 @@ def run_bench(args: argparse.Namespace) -> int:
         finally:
             if proc is not None:
                 stop_server(proc)
-    result = report(rows, url)
+    result = report(rows, url, sessions)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=1))
     return 0 if result["measured"] else 1

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..engines.base import VisemeCue
+from ..speech import vad
 
 State = Literal["listening", "user_speaking", "thinking", "speaking", "interrupted"]
 ResponseStatus = Literal["completed", "cancelled", "incomplete", "failed"]
@@ -23,6 +24,15 @@ class TurnDetection:
     silence_duration_ms: int = 600
     create_response: bool = True
     interrupt_response: bool = True
+    semantic: bool = False  # semantic_vad: a turn-end model judges each pause
+    eagerness: str = "auto"  # semantic_vad: low, medium, high or auto
+
+    @property
+    def longest_pause_s(self) -> float:
+        """The longest silence that can pass before the turn is over."""
+        if self.semantic:
+            return vad.EAGERNESS[self.eagerness][1]
+        return self.silence_duration_ms / 1000
 
 
 @dataclass(frozen=True, slots=True)

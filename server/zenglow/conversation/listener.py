@@ -2,21 +2,27 @@
 
 Input policy: the transport's receive loop never waits on a model.  `push()` appends to a
 bounded buffer and, when it is full, drops the oldest audio and counts it.
+
+With a turn-end model (`semantic_vad`), a pause the detector wants judged is judged here, in
+audio order, on the turn's audio up to that frame: the verdict depends on the audio alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..engines.base import VoiceActivityStream
+from ..engines.echo import EchoPath
 from ..speech import vad
 from ..speech.audio import StreamResampler, int16_to_float
 
 ASR_RATE = 16000
+INPUT_RATE = 24000  # the Realtime protocol's PCM16 rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +39,12 @@ class Listener:
         vad_stream: VoiceActivityStream,
         config: vad.TurnConfig,
         *,
-        input_rate: int = 24000,
+        input_rate: int = INPUT_RATE,
         max_queue_ms: int = 2000,
         keep_s: float = 2.0,
         max_ptt_s: float = 120.0,
+        turn_end: Callable[[np.ndarray], Awaitable[bool]] | None = None,
+        echo: EchoPath | None = None,
     ) -> None:
         self.input_rate = input_rate
         self._vad = vad_stream
@@ -44,6 +52,7 @@ class Listener:
         self._resampler = StreamResampler(input_rate, ASR_RATE)
         self._max_queue = input_rate * max_queue_ms // 1000
         self._queue: deque[np.ndarray] = deque()
+        self._far: deque[np.ndarray] = deque()  # each chunk's echo reference, with echo
         self._queued = 0
         self._ready = asyncio.Event()
         self.dropped_samples = 0  # input dropped since the last report
@@ -55,6 +64,8 @@ class Listener:
         self._pinned: int | None = None  # absolute sample index that must stay kept
         self._samples = 0  # absolute 16 kHz samples received
         self._vad_pending = np.zeros(0, np.float32)
+        self.turn_end = turn_end  # semantic_vad: the turn's audio so far -> is it finished?
+        self.echo = echo
 
     # --- input side (never blocks) ---------------------------------------------------
 
@@ -70,16 +81,22 @@ class Listener:
                 self._ready.set()  # so the session reports the drop
             return
         self._queue.append(pcm)
+        if self.echo is not None:
+            self._far.append(self.echo.reference(len(pcm)))
         self._queued += len(pcm)
         while self._queued > self._max_queue:
             over = self._queued - self._max_queue
             old = self._queue[0]
             if len(old) > over:  # keep the newest part of the oldest chunk
                 self._queue[0] = old[over:]
+                if self._far:
+                    self._far[0] = self._far[0][over:]
                 self._queued -= over
                 self.dropped_samples += over
                 break
             self._queue.popleft()
+            if self._far:
+                self._far.popleft()
             self._queued -= len(old)
             self.dropped_samples += len(old)
         self._ready.set()
@@ -97,11 +114,14 @@ class Listener:
         self._ready.clear()
         if not self._queue:
             return Heard([], self.now_s)
-        parts = list(self._queue)
+        parts, far = list(self._queue), list(self._far)
         self._queue.clear()
+        self._far.clear()
         self._queued = 0
         pcm = np.concatenate(parts) if len(parts) > 1 else parts[0]
         audio = self._resampler.process(int16_to_float(pcm))
+        if self.echo is not None and far:
+            audio = await asyncio.to_thread(self.echo.cancel, audio, np.concatenate(far))
         self._keep_audio(audio)
         if not self.detecting:
             return Heard([], self.now_s)
@@ -110,7 +130,20 @@ class Listener:
         events: list[vad.TurnEvent] = []
         for p in probs:
             events.extend(self.detector.update(p, frame_s))
+            if self.detector.verdict_due:
+                events.extend(await self._judge())
         return Heard(events, self.now_s)
+
+    async def _judge(self) -> list[vad.TurnEvent]:
+        """Ask the turn-end model whether the paused turn is finished; without one, the
+        pause runs to the detector's longest silence."""
+        if self.turn_end is None:
+            return self.detector.judge(False)
+        end = self.detector.audio_seconds
+        start = self.detector.turn_audio_start_s or 0.0
+        return self.detector.judge(
+            await self.turn_end(self.audio_between(max(start, end - 8), end))
+        )
 
     @property
     def now_s(self) -> float:
@@ -136,6 +169,11 @@ class Listener:
         b = len(self._audio) if end_s is None else int(end_s * ASR_RATE) - self._audio_start
         return self._audio[a : max(a, b)].copy()
 
+    def sounds_like_echo(self, start_s: float) -> bool | None:
+        """Was what the microphone heard since `start_s` our own voice coming back?  False
+        without echo cancellation; None while it is not known whether it hears the reply."""
+        return False if self.echo is None else self.echo.is_echo(int(start_s * ASR_RATE))
+
     def take_all(self) -> np.ndarray:
         """Everything buffered (push-to-talk commit); the buffer is emptied."""
         audio = self._audio
@@ -148,6 +186,7 @@ class Listener:
 
     def clear(self) -> None:
         self._queue.clear()
+        self._far.clear()
         self._queued = 0
         self._audio_start += len(self._audio)
         self._audio = np.zeros(0, np.float32)

@@ -3,6 +3,13 @@
 Speech starts an utterance (and barges in on a reply); a pause starts the speculative
 transcript and reply; speech resuming drops them; the end of the turn commits the user's
 item and confirms or starts the reply (through `Replies`, which it drives).
+
+Barge-in: speech over a reply interrupts it at once, unless it may be our own echo (the
+microphone no louder than the room's echo of the reply, or mostly cancelled) or
+backchannels are configured.  Then the reply is held (no more of it is sent) while the
+user speaks: speech that goes on past `backchannel_max_ms`, or whose transcript at its
+first pause is not a backchannel, interrupts it; a backchannel ("mm-hm", "okay"), our echo
+or a noise with no words lets it go on, and was never announced as a turn.
 """
 
 from __future__ import annotations
@@ -14,9 +21,10 @@ from typing import cast
 
 import numpy as np
 
-from ..engines.base import EngineError
+from ..engines.base import EngineError, Transcript
 from ..ops.redact import public
 from ..speech import vad
+from ..speech.wording import is_backchannel, is_echo, sounds_unfinished
 from .context import SessionContext, SessionError
 from .events import (
     InputCommitted,
@@ -31,6 +39,9 @@ from .listener import ASR_RATE, Listener
 from .replies import Replies
 
 log = logging.getLogger(__name__)
+
+ECHO_AHEAD_MS = 1500  # reply audio sent ahead of the play position whose echo may be heard
+NO_SPEECH, UNSURE = 0.5, -1.0  # Whisper's own thresholds for "that was no speech" are 0.6, -1
 
 # Audio between partial transcripts while the user speaks.  Partials share the STT worker
 # with the speculative end-of-turn transcript, so they are kept sparse.
@@ -47,6 +58,18 @@ class Utterance:
     partial: str = ""
     partial_task: asyncio.Task[None] | None = None
     next_partial_s: float = 0.0
+    onset_s: float = 0.0  # where the speech began
+    over_reply: bool = False  # said over a held reply: interruption or backchannel?
+    too_long: bool = False  # ... and too long for a backchannel
+    settling: asyncio.Task[None] | None = None  # judging its pause: backchannel or turn?
+
+
+def said_something(heard: Transcript) -> bool:
+    """False for Whisper's words for a noise: it believed nobody spoke, or it was unsure
+    of every word ("Thank you." for a hum)."""
+    if heard.no_speech_prob is not None and heard.no_speech_prob > NO_SPEECH:
+        return False
+    return heard.avg_logprob is None or heard.avg_logprob >= UNSURE
 
 
 class Listening:
@@ -58,6 +81,8 @@ class Listening:
         self.replies = replies
         self.dropped_input_ms = 0
         self._overflow_reported = False
+        if ctx.engines.turn_model is not None:
+            listener.turn_end = self._turn_finished
 
     @property
     def _utt(self) -> Utterance | None:
@@ -91,25 +116,36 @@ class Listening:
     # --- listening ---------------------------------------------------------------------
 
     async def listen_loop(self) -> None:
-        speculate_s = self.ctx.engines.settings.vad.speculate_ms / 1000
-        guard_s = self.ctx.engines.settings.vad.echo_guard_ms / 1000
+        v = self.ctx.engines.settings.vad
+        speculate_s, longest_s = v.speculate_ms / 1000, v.backchannel_max_ms / 1000
         while True:
             heard = await self.listener.next_batch()
             await self._report_dropped()
-            self.listener.detector.set_strict(self.replies.echo_guarded(guard_s))
+            self.listener.detector.set_strict(self.replies.speaking)
             for event in heard.events:
                 await self._on_turn_event(event)
             utt = self._utt
             if utt is None:
                 continue
             if (
+                utt.over_reply
+                and not utt.too_long
+                and utt.pause_s is None
+                and heard.end_s - utt.onset_s > longest_s
+            ):  # too long for a backchannel: an interruption, unless it is our own echo
+                utt.too_long = True
+                audio = self.listener.audio_between(utt.start_s)
+                self.ctx.spawn(self._settle(utt, audio), "interruption or echo")
+            if (
                 utt.pause_s is not None
                 and utt.speculative is None
-                and heard.end_s - utt.pause_s >= speculate_s
+                and utt.settling is None
+                and heard.end_s - utt.pause_s >= (0.0 if utt.over_reply else speculate_s)
             ):
                 self._speculate(utt)
             elif (
                 self.ctx.config.transcription
+                and not utt.over_reply
                 and utt.pause_s is None
                 and utt.partial_task is None
                 and heard.end_s >= utt.next_partial_s
@@ -133,14 +169,19 @@ class Listening:
     async def _on_turn_event(self, event: vad.TurnEvent) -> None:
         td = self.ctx.config.turn_detection
         if isinstance(event, vad.SpeechStarted):
-            if self.replies.speaking and td is not None and td.interrupt_response:
-                await self.replies.interrupt("turn_detected")
-            utt = Utterance(self.ctx.new_id("item"), event.audio_start_s)
+            utt = Utterance(self.ctx.new_id("item"), event.audio_start_s, onset_s=event.at_s)
             utt.next_partial_s = event.at_s + PARTIAL_EVERY_S
             self._utt = utt
             self.listener.pin(event.audio_start_s)
-            await self.ctx.emit(SpeechStarted(utt.item_id, round(event.audio_start_s * 1000)))
-            await self.ctx.set_state("user_speaking")
+            if self.replies.speaking and td is not None and td.interrupt_response:
+                backchannels = bool(self.ctx.engines.settings.vad.backchannels)
+                if backchannels or self.listener.sounds_like_echo(event.audio_start_s) is not False:
+                    utt.over_reply = True  # announced once it proves to be a turn
+                    self.replies.hold()
+                    return
+                self.ctx.engines.metrics.speech_over_reply_total.labels("interruption").inc()
+                await self.replies.interrupt("turn_detected")
+            await self._announce(utt)
             return
         utt = self._utt
         if utt is None:
@@ -149,6 +190,7 @@ class Listening:
             utt.pause_s, utt.pause_wall = event.at_s, self.ctx.clock()
         elif isinstance(event, vad.SpeechResumed):
             utt.pause_s = utt.pause_wall = None
+            utt.settling = None  # a judgement under way still decides, on its pause
             if utt.speculative is not None:  # the user went on: that text is stale
                 utt.speculative.cancel()
                 utt.speculative = None
@@ -157,6 +199,27 @@ class Listening:
             create = td is not None and td.create_response
             await self._end_utterance(event.at_s, create=create)
 
+    async def _turn_finished(self, audio: np.ndarray) -> bool:
+        """semantic_vad's verdict on a pause: the turn-end model hears how the turn ends;
+        when it hears an end, the words so far may still say otherwise ("a table for...")."""
+        model = self.ctx.engines.turn_model
+        assert model is not None
+        probability = await asyncio.to_thread(model.complete_probability, audio)
+        if probability < self.listener.detector.config.finished_threshold:
+            return False
+        said = self._utt.speculative if self._utt is not None else None
+        if said is None:  # the pause is judged before its transcript was asked for
+            said = asyncio.ensure_future(self._transcribe(audio))
+        try:
+            text = await asyncio.shield(said)
+        except asyncio.CancelledError:
+            if not said.cancelled():
+                raise  # this task itself is being cancelled
+            return True
+        except EngineError:
+            return True
+        return not sounds_unfinished(text)
+
     def _speculate(self, utt: Utterance) -> None:
         """The user paused: transcribe what was said, and prepare the reply, in case the
         turn is over.  Both are dropped if the user goes on."""
@@ -164,6 +227,9 @@ class Listening:
         if utt.partial_task is not None:
             utt.partial_task.cancel()
         audio = self.listener.audio_between(utt.start_s, utt.pause_s)
+        if utt.over_reply:
+            utt.settling = self.ctx.spawn(self._settle(utt, audio), "backchannel or interruption")
+            return
         utt.speculative = asyncio.ensure_future(self._transcribe(audio))
         td = self.ctx.config.turn_detection
         if (
@@ -173,6 +239,56 @@ class Listening:
             and not self.replies.speaker.busy
         ):
             self.replies.speculate(utt.speculative)
+
+    async def _announce(self, utt: Utterance) -> None:
+        await self.ctx.emit(SpeechStarted(utt.item_id, round(utt.start_s * 1000)))
+        await self.ctx.set_state("user_speaking")
+
+    async def _interrupt(self, utt: Utterance) -> None:
+        """What the user says over the reply is an interruption: stop the reply."""
+        utt.over_reply = False
+        self.ctx.engines.metrics.speech_over_reply_total.labels("interruption").inc()
+        await self.replies.interrupt("turn_detected")
+        await self._announce(utt)
+
+    async def _settle(self, utt: Utterance, audio: np.ndarray) -> None:
+        """Speech over a held reply paused (or ended, or went on too long): a backchannel,
+        our own echo or a noise lets the reply go on (and is no turn); anything else
+        interrupts it.  Whoever gets here first decides."""
+        try:
+            heard = await self.ctx.engines.stt.transcribe(audio)
+        except EngineError:
+            heard = None
+        text = None if heard is None else heard.text
+        if heard is not None and not said_something(heard):
+            text = ""  # Whisper's words for a noise ("Thank you."): nothing was said
+        if self.listener.sounds_like_echo(utt.start_s) is True:
+            text = ""  # only our own voice came back
+        if self._utt is not utt or not utt.over_reply:
+            return
+        phrases = () if utt.too_long else self.ctx.engines.settings.vad.backchannels
+        echo = text is not None and is_echo(text, self._playing())
+        if text is None or not (echo or is_backchannel(text, phrases)):
+            log.info("speech over the reply interrupts it: %r", text)
+            await self._interrupt(utt)
+            return
+        if utt.pause_s is None and not utt.too_long:
+            return  # the user went on meanwhile: judged again at the next pause
+        outcome = "echo" if echo else "backchannel"
+        log.info("speech over the reply was %s: %r", outcome, text)
+        self.ctx.engines.metrics.speech_over_reply_total.labels(outcome).inc()
+        utt.over_reply = False
+        self._drop_utterance(abandon=False)  # never announced: no turn, nothing to answer
+        await self.replies.go_on()
+
+    def _playing(self) -> str:
+        """The latest words of the reply (what its echo could be saying)."""
+        reply = self.replies.active or self.replies.playing
+        if reply is None:
+            return ""
+        turn = reply.turn  # played so far, and what was sent ahead of it
+        played = self.replies.speaker.played_ms(turn.response_id)
+        return " ".join(turn.heard_text(played + ECHO_AHEAD_MS).split()[-40:])
 
     async def _partial(self, utt: Utterance) -> None:
         try:
@@ -189,18 +305,27 @@ class Listening:
     async def _transcribe(self, audio: np.ndarray) -> str:
         return (await self.ctx.engines.stt.transcribe(audio)).text
 
-    def _drop_utterance(self) -> None:
+    def _drop_utterance(self, *, abandon: bool = True) -> None:
         utt, self._utt = self._utt, None
         if utt is not None:
             for fut in (utt.speculative, utt.partial_task):
                 if fut is not None:
                     fut.cancel()
-            self.replies.abandon()
+            if abandon:
+                self.replies.abandon()
         self.listener.pin(None)
+        self.listener.detector.reset()
 
     async def _end_utterance(self, end_s: float, *, create: bool) -> None:
         utt = self._utt
         assert utt is not None
+        if utt.over_reply:  # said over a held reply: was it only a backchannel?
+            if utt.settling is not None and utt.pause_s == end_s:
+                await asyncio.shield(utt.settling)  # judging this pause already
+            else:
+                await self._settle(utt, self.listener.audio_between(utt.start_s, end_s))
+            if self._utt is not utt:
+                return
         stopped = self.ctx.clock()
         audio = self.listener.audio_between(utt.start_s, end_s)
         speculative = utt.speculative if utt.pause_s == end_s else None

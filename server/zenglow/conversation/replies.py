@@ -308,13 +308,16 @@ class Replies:
             await self.ctx.set_state("speaking")
         await self.ctx.emit(out)
 
-    def echo_guarded(self, guard_s: float) -> bool:
-        """True in the first `guard_s` of a reply's playback (barge-in needs more evidence)."""
-        reply = self.active or self.playing
-        if reply is None or not self.speaker.busy:
-            return False
-        started = self.speaker.first_release_at(reply.turn.response_id)
-        return started is not None and self.ctx.clock() - started < guard_s
+    def hold(self) -> None:
+        """The user may be talking over the reply: send no more of it until `go_on()` or
+        `interrupt()` (what was already sent still plays)."""
+        self.speaker.pause()
+
+    async def go_on(self) -> None:
+        """It was only a backchannel: the reply carries on where it stopped."""
+        self.speaker.resume()
+        if self.speaking:
+            await self.ctx.set_state("speaking")
 
     def cancel_all(self) -> list[asyncio.Task[None]]:
         tasks = [r.task for r in (self.active, self.speculation) if r and r.task]

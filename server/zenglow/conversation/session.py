@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engines.echo import EchoPath
 from ..engines.loader import Engines
 from ..settings.voices import UnknownVoice, session_voice
 from ..speech import vad
@@ -32,7 +33,7 @@ from .events import (
     SessionUpdated,
     TurnDetection,
 )
-from .listener import Listener
+from .listener import INPUT_RATE, Listener
 from .listening import Listening
 from .replies import Replies
 
@@ -62,13 +63,19 @@ class Session:
                 threshold=v.threshold,
                 prefix_padding_ms=v.prefix_padding_ms,
                 silence_duration_ms=v.silence_ms,
+                semantic=v.type == "semantic_vad",
+                eagerness=v.eagerness,
             ),
         )
         self.ctx = SessionContext(engines, emit, config, clock)
         self.replies = Replies(self.ctx)
         self.speaker = self.replies.speaker
+        played = self.speaker.played
         listener = Listener(
-            engines.new_vad(), self._turn_config(), max_queue_ms=s.server.input_queue_ms
+            engines.new_vad(),
+            self._turn_config(),
+            max_queue_ms=s.server.input_queue_ms,
+            echo=EchoPath(played, INPUT_RATE, clock) if v.echo_cancellation else None,
         )
         self.listening = Listening(self.ctx, listener, self.replies)
 
@@ -123,6 +130,8 @@ class Session:
     def _turn_config(self, config: SessionConfig | None = None) -> vad.TurnConfig:
         td = (config or self.config).turn_detection or TurnDetection()
         v = self.engines.settings.vad
+        finished, longest = vad.EAGERNESS[td.eagerness]
+        judge_after_s = v.judge_after_ms / 1000
         return vad.TurnConfig(
             threshold=td.threshold,
             min_speech_s=max(v.min_speech_ms, 10) / 1000,
@@ -131,6 +140,10 @@ class Session:
             max_turn_s=v.max_turn_s,
             strict_threshold=max(v.barge_in_threshold, td.threshold),
             strict_min_speech_s=max(v.barge_in_min_speech_ms, 10) / 1000,
+            semantic=td.semantic,
+            judge_after_s=judge_after_s,
+            max_silence_s=max(longest, judge_after_s),
+            finished_threshold=finished,
         )
 
     # --- client commands ---------------------------------------------------------------

@@ -4,6 +4,10 @@ Audio is released in small frames at real time, at most `lead_ms` ahead of the e
 play position, so that `clear()` stops the voice at once and the played position is known.
 Producers block in `play()` while more than `capacity_ms` waits unreleased: a slow client
 slows the TTS, which slows the chat model.
+
+`played` keeps the released audio where the listener plays it: the echo canceller's
+reference.  `pause()` stops releasing (the reply waits, e.g. while the user might only be
+saying "mm-hm") and `resume()` goes on from there.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engines.base import VisemeCue
+from ..speech.echo import PlayedAudio
 from .events import AudioOut
 
 
@@ -57,6 +62,8 @@ class Speaker:
         self._held: set[str] = set()  # responses whose audio waits for `release()`
         self._space = asyncio.Event()
         self._wake = asyncio.Event()
+        self.paused = False
+        self.played = PlayedAudio(sample_rate)
 
     # --- producer side -------------------------------------------------------------
 
@@ -78,6 +85,8 @@ class Speaker:
         played = self.played_ms(self._queue[-1].response_id if self._queue else None)
         self._queue.clear()
         self._queued = 0
+        self.paused = False
+        self.played.cut(self._clock())
         # What was sent beyond the play position is flushed by the client.
         self._released = max(0, int(self._played))
         self._played = float(self._released)
@@ -90,6 +99,14 @@ class Speaker:
 
     def release(self, response_id: str) -> None:
         self._held.discard(response_id)
+        self._wake.set()
+
+    def pause(self) -> None:
+        """Release nothing more until `resume()` (what was released still plays)."""
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
         self._wake.set()
 
     def discard(self, response_id: str) -> None:
@@ -144,7 +161,7 @@ class Speaker:
         self._last_tick = now
 
     async def _release_due(self) -> None:
-        while self._queue and self._released - self._played < self._lead:
+        while self._queue and self._released - self._played < self._lead and not self.paused:
             chunk = self._queue[0]
             if chunk.response_id in self._held:
                 break
@@ -154,6 +171,8 @@ class Speaker:
                 self._response, self._released, self._played = chunk.response_id, 0, -backlog
                 self._first_release[chunk.response_id] = self._clock()
             frame = chunk.pcm[chunk.pos : chunk.pos + self._frame]
+            ahead = max(0.0, self._released - self._played) / self.sample_rate
+            self.played.add(self._clock() + ahead, frame)
             cues = chunk.cues if chunk.pos == 0 else ()
             offset_ms = 1000.0 * self._released / self.sample_rate
             chunk.pos += len(frame)

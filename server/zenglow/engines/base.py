@@ -42,6 +42,8 @@ class Transcript:
     duration: float  # seconds of audio transcribed
     segments: tuple[Segment, ...] = ()
     words: tuple[Word, ...] = ()
+    no_speech_prob: float | None = None  # the model's belief that nobody spoke (most of all)
+    avg_logprob: float | None = None  # mean token log-probability (the least sure segment)
 
 
 class SpeechToText(Protocol):

@@ -19,6 +19,8 @@ from .openai_compat import OpenAICompatChat
 from .piper import PiperTTS
 from .pool import ChatPool
 from .silero import SileroModel, SileroVAD, shared_model
+from .smart_turn import SmartTurnModel
+from .smart_turn import shared_model as shared_turn_model
 from .whisper import FasterWhisperSTT
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ class Engines:
     chats: dict[str, ChatModel]
     metrics: Metrics = field(default_factory=Metrics)
     load_seconds: dict[str, float] = field(default_factory=dict)
+    turn_model: SmartTurnModel | None = None  # semantic_vad's turn-end model
 
     def chat_for(self, persona: str) -> ChatModel:
         return self.chats[persona]
@@ -152,6 +155,7 @@ def build_engines(settings: Settings) -> Engines:
         vad_model=shared_model(),
         chats=chats,
         metrics=metrics,
+        turn_model=shared_turn_model(),
     )
 
 

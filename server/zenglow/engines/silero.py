@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import EngineError
+from .onnx import cpu_session
 
 MODEL_FILE = "silero_vad_v6.onnx"
 SAMPLE_RATE = 16000
@@ -54,18 +55,7 @@ class SileroModel:
                 f"Silero VAD model not found at {self.path}: reinstall faster-whisper, "
                 "which ships it"
             )
-        import onnxruntime
-
-        opts = onnxruntime.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self._session = onnxruntime.InferenceSession(
-                str(self.path), sess_options=opts, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime's load errors share no common base class
-            raise EngineError(f"cannot load Silero VAD model {self.path}: {exc}") from None
+        self._session = cpu_session(self.path, "Silero VAD")
         names = {i.name for i in self._session.get_inputs()}
         if names != _INPUTS:
             raise EngineError(

@@ -4,9 +4,12 @@ Whisper's encoder always sees a 30 s window, padded with silence; on a CPU it is
 cost of a short turn.  CTranslate2 encodes a shorter window as well, so a turn that fits in
 one window is encoded with only its audio and some silence after it.  Less than a few seconds
 of that silence makes the decoder loop on very short clips (1.5 s), so the window is the audio
-plus `WINDOW_TAIL_S`, and never shorter than `min_window_s`: on the shared corpus (setA, setB
-and noisy, clips up to 28 s) a 10 s minimum keeps the word error rate of the full window
-(17.6% against 18.4%) at about a third of the time.
+plus `WINDOW_TAIL_S`, and never shorter than `min_window_s` (10 s: about a third of the
+time of the full window).  A fitted decode that shows a sign of going wrong (it repeats
+itself, says too many words for the audio, says nothing, or is unsure of its tokens: see
+`speech/hallucination.py`) is decoded again with the full window, so the word error rate
+stays that of the full window on every corpus, short utterances and cuts included
+(`bench/stt_window.py` measures both).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..speech.hallucination import suspect
 from .base import EngineError, Segment, Transcript, Word
 from .watch import WatchedExecutor
 
@@ -82,6 +86,7 @@ class FasterWhisperSTT:
             raise EngineError(f"min_window_s must be in (0, 30], got {min_window_s}")
         self.min_window_s = min_window_s
         self._model: _FittedWhisper | None = None
+        self.redecoded = 0  # fitted decodes that looked wrong and were decoded again
         self._load_lock = threading.Lock()
         self._executor = device_executor(device)
 
@@ -139,6 +144,18 @@ class FasterWhisperSTT:
             return Transcript(text="", language=self.language or "", duration=duration)
         one_window = not words and duration <= 28.0
         window_s = min(FULL_WINDOW_S, max(duration + WINDOW_TAIL_S, self.min_window_s))
+        fitted = one_window and window_s < FULL_WINDOW_S
+        result = self._decode(audio, prompt, words, one_window, window_s)
+        if fitted and suspect(result.text, duration, result.avg_logprob) is not None:
+            self.redecoded += 1
+            result = self._decode(audio, prompt, words, one_window, FULL_WINDOW_S)
+        return result
+
+    def _decode(
+        self, audio: np.ndarray, prompt: str | None, words: bool, one_window: bool, window_s: float
+    ) -> Transcript:
+        """One decode, with how sure the model was of it."""
+        assert self._model is not None
         self._model.window_frames = round(window_s * FRAMES_PER_S) if one_window else None
         segments_iter, info = self._model.transcribe(
             audio,
@@ -154,17 +171,23 @@ class FasterWhisperSTT:
         )
         segments: list[Segment] = []
         timed: list[Word] = []
+        logprobs: list[float] = []
+        no_speech: list[float] = []
         for seg in segments_iter:
             segments.append(Segment(seg.text.strip(), seg.start, seg.end))
+            logprobs.append(seg.avg_logprob)
+            no_speech.append(seg.no_speech_prob)
             for w in seg.words or ():
                 timed.append(Word(w.word.strip(), w.start, w.end, w.probability))
         text = " ".join(s.text for s in segments if s.text).strip()
         return Transcript(
             text=text,
             language=info.language,
-            duration=duration,
+            duration=len(audio) / self.sample_rate,
             segments=tuple(segments),
             words=tuple(timed),
+            no_speech_prob=max(no_speech) if no_speech else None,
+            avg_logprob=min(logprobs) if logprobs else None,
         )
 
 

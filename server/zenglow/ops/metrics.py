@@ -102,6 +102,12 @@ class Metrics:
         self.sessions_refused_total = Counter(
             "zenglow_sessions_refused_total", "Sessions refused at the cap", registry=r
         )
+        self.speech_over_reply_total = Counter(
+            "zenglow_speech_over_reply_total",
+            "Speech heard over a reply, by what it was",
+            ["outcome"],  # interruption, backchannel, echo
+            registry=r,
+        )
         self.input_dropped_seconds_total = Counter(
             "zenglow_input_dropped_seconds_total",
             "Mic audio dropped by flood control",

@@ -11,7 +11,7 @@ import contextvars
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -98,7 +98,18 @@ class SttSettings(Section):
         raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', not {v!r}")
 
 
+BACKCHANNELS = ("mm hmm", "mhm", "mm", "hmm", "uh huh", "yeah", "yes", "yep", "okay", "ok",
+                "right", "sure", "i see", "got it")  # fmt: skip
+
+
 class VadSettings(Section):
+    type: Literal["server_vad", "semantic_vad"] = Field(
+        "server_vad", description="a session's turn detection until it asks for another"
+    )
+    eagerness: Literal["low", "medium", "high", "auto"] = "auto"  # semantic_vad
+    judge_after_ms: int = Field(
+        200, ge=32, description="semantic_vad: pause after which the turn-end model judges"
+    )
     threshold: float = Field(0.5, gt=0.0, lt=1.0)
     min_speech_ms: int = Field(250, ge=0)
     silence_ms: int = Field(500, ge=100, description="end-of-turn silence")
@@ -107,11 +118,21 @@ class VadSettings(Section):
     )
     prefix_padding_ms: int = Field(300, ge=0)
     max_turn_s: float = Field(30.0, gt=1.0)
-    echo_guard_ms: int = Field(
-        1500, ge=0, description="after playback starts, barge-in needs stronger evidence"
+    barge_in_threshold: float = Field(
+        0.7, gt=0.0, lt=1.0, description="speech probability that talks over a reply"
     )
-    barge_in_threshold: float = Field(0.85, gt=0.0, lt=1.0)
-    barge_in_min_speech_ms: int = Field(500, ge=0)
+    barge_in_min_speech_ms: int = Field(150, ge=0, description="speech that talks over a reply")
+    backchannels: tuple[str, ...] = Field(
+        (),
+        description="what said over a reply lets it go on (held meanwhile, so speech over "
+        "a reply interrupts it only after backchannel_max_ms); () = none, e.g. BACKCHANNELS",
+    )
+    backchannel_max_ms: int = Field(
+        700, ge=100, description="speech over a reply longer than this interrupts it"
+    )
+    echo_cancellation: bool = Field(
+        True, description="cancel the echo of our replies in the microphone (WebRTC AEC3)"
+    )
 
 
 class EmbeddedLlmSettings(Section):

@@ -13,8 +13,14 @@ Each frame is first classified as voiced or not with hysteresis: speech switches
     paused --(unvoiced for silence_s)--> idle              SpeechStopped
     speaking|paused --(turn reaches max_turn_s)--> idle    SpeechStopped(forced=True)
 
-In strict mode (e.g. while the reply is playing, so echo and noise must not barge in) the onset
-needs `strict_threshold` and `strict_min_speech_s`; a turn already under way is unaffected.
+In semantic mode a pause is judged instead of timed: once it has lasted `judge_after_s`,
+`verdict_due` asks the caller whether the turn sounds finished (a turn-end model hears the
+audio so far) and `judge()` takes the answer.  Finished: the turn ends at once.  Not
+finished, or no answer: it ends only after `max_silence_s`, so a speaker who pauses mid
+sentence ("a table for... um... four") is not cut off.
+
+In strict mode (while a reply is playing, where an interruption should be told from noise)
+the onset needs `strict_threshold` and `strict_min_speech_s`; a turn under way is unaffected.
 """
 
 from __future__ import annotations
@@ -34,6 +40,10 @@ class TurnConfig:
     max_turn_s: float = 30.0  # a turn is cut here even if the speaker goes on
     strict_threshold: float = 0.8  # onset threshold in strict mode
     strict_min_speech_s: float = 0.5  # onset time in strict mode
+    semantic: bool = False  # pauses are judged by a turn-end model, not only timed
+    judge_after_s: float = 0.2  # semantic: pause after which the turn's end is judged
+    max_silence_s: float = 2.0  # semantic: a turn judged unfinished ends after this pause
+    finished_threshold: float = 0.5  # semantic: turn-end probability that counts as finished
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -44,11 +54,14 @@ class TurnConfig:
             raise ValueError(
                 f"strict_threshold must be in [threshold, 1], got {self.strict_threshold}"
             )
-        for name in ("min_speech_s", "silence_s", "strict_min_speech_s"):
+        names = ("min_speech_s", "silence_s", "strict_min_speech_s", "judge_after_s")
+        for name in names:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.prefix_padding_s < 0:
             raise ValueError(f"prefix_padding_s must not be negative, got {self.prefix_padding_s}")
+        if self.max_silence_s < self.judge_after_s:
+            raise ValueError("max_silence_s must not be shorter than judge_after_s")
         if self.max_turn_s <= max(self.min_speech_s, self.strict_min_speech_s):
             raise ValueError("max_turn_s must be longer than the minimum speech time")
 
@@ -58,6 +71,16 @@ class TurnConfig:
         if self.neg_threshold is None:
             return max(self.threshold - 0.15, 0.0)
         return self.neg_threshold
+
+
+# semantic_vad's eagerness -> (finished_threshold, max_silence_s): an eager detector takes
+# a less certain "finished" and waits less for an unfinished turn; "auto" is "medium".
+EAGERNESS: dict[str, tuple[float, float]] = {
+    "low": (0.7, 3.0),
+    "medium": (0.5, 2.0),
+    "high": (0.3, 1.2),
+    "auto": (0.5, 2.0),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +136,8 @@ class TurnDetector:
         self.config = c = config
         self._min_speech = _us(c.min_speech_s)
         self._strict_min_speech = _us(c.strict_min_speech_s)
-        self._silence = _us(c.silence_s)
+        self._silence = _us(c.max_silence_s if c.semantic else c.silence_s)
+        self._judge_after = _us(c.judge_after_s) if c.semantic else None
         self._max_turn = _us(c.max_turn_s)
         self._padding = _us(c.prefix_padding_s)
         self._gap = c.threshold - c.off_threshold  # hysteresis width, kept in strict mode
@@ -125,6 +149,7 @@ class TurnDetector:
         self._onset: int | None = None  # start of the current voiced run while idle
         self._turn_start = 0
         self._silence_start = 0
+        self._verdict: bool | None = None  # semantic: the current pause's judgement
 
     @property
     def audio_seconds(self) -> float:
@@ -140,6 +165,43 @@ class TurnDetector:
     def in_pause(self) -> bool:
         """True between SilenceStarted and SpeechResumed or SpeechStopped."""
         return self._state is _State.PAUSED
+
+    @property
+    def verdict_due(self) -> bool:
+        """Semantic mode: the pause is long enough to judge and has not been judged yet."""
+        return (
+            self._judge_after is not None
+            and self._state is _State.PAUSED
+            and self._verdict is None
+            and self._now - self._silence_start >= self._judge_after
+        )
+
+    @property
+    def turn_audio_start_s(self) -> float | None:
+        """Where the current turn's audio begins (prefix padding included), while in one."""
+        if self._state is _State.IDLE:
+            return None
+        return _s(max(self._turn_start - self._padding, 0))
+
+    @property
+    def pause_start_s(self) -> float | None:
+        """Where the current pause began, while there is one."""
+        return _s(self._silence_start) if self._state is _State.PAUSED else None
+
+    def judge(self, finished: bool) -> list[TurnEvent]:
+        """The verdict on the current pause: finished ends the turn now (SpeechStopped at
+        the pause's start); unfinished lets it run to `max_silence_s`.  Ignored when there
+        is no pause to judge (the speaker went on meanwhile)."""
+        if self._judge_after is None or self._state is not _State.PAUSED:
+            return []
+        if self._verdict is not None:
+            return []
+        self._verdict = finished
+        if not finished:
+            return []
+        stopped = SpeechStopped(_s(self._silence_start))
+        self._end_turn()
+        return [stopped]
 
     @property
     def strict(self) -> bool:
@@ -170,6 +232,7 @@ class TurnDetector:
             if not voiced:
                 self._state = _State.PAUSED
                 self._silence_start = start
+                self._verdict = None
                 events.append(SilenceStarted(_s(start)))
         elif voiced:
             self._state = _State.SPEAKING

@@ -40,6 +40,8 @@ def session_changes(patch: rt.SessionConfigPatch, session: Session) -> dict[str,
             silence_duration_ms=td.silence_duration_ms,
             create_response=td.create_response,
             interrupt_response=td.interrupt_response,
+            semantic=td.semantic,
+            eagerness=td.eagerness,
         )
     if patch.transcription is not None:
         c["transcription"] = patch.transcription is not rt.OFF

@@ -18,8 +18,8 @@ Decisions:
 - `turn_detection: null` switches to push-to-talk; `transcription: null` switches input
   transcription off (both arrive as `OFF`; `None` in a patch means "unchanged").  A
   `turn_detection` object replaces the previous one: fields it leaves out take the defaults
-  of `TurnDetection`.  `semantic_vad` is served by the server VAD (`TurnDetection.semantic`
-  records the request).
+  of `TurnDetection`.  `semantic_vad` (with `eagerness`) is served by a turn-end model
+  (`TurnDetection.semantic`); its silence fields are not part of it.
 - ZenGlow's own options travel in `session.zenglow`: `{"persona": "<name>" | "auto"}`.
 - Fields that change nothing here (tools, tracing, noise_reduction, model, the transcription
   model, `semantic_vad` served by the server VAD, ...) are not errors; their paths are listed

@@ -29,6 +29,10 @@ class VadSettings(Protocol):
     def create_response(self) -> bool: ...
     @property
     def interrupt_response(self) -> bool: ...
+    @property
+    def semantic(self) -> bool: ...
+    @property
+    def eagerness(self) -> str: ...
 
 
 def session_object(
@@ -58,16 +62,7 @@ def session_object(
                 "format": dict(PCM_FORMAT),
                 "noise_reduction": None,
                 "transcription": _transcription(transcription),
-                "turn_detection": None
-                if vad is None
-                else {
-                    "type": "server_vad",
-                    "threshold": vad.threshold,
-                    "prefix_padding_ms": vad.prefix_padding_ms,
-                    "silence_duration_ms": vad.silence_duration_ms,
-                    "create_response": vad.create_response,
-                    "interrupt_response": vad.interrupt_response,
-                },
+                "turn_detection": _turn_detection(vad),
             },
             "output": {"format": dict(PCM_FORMAT), "voice": voice, "speed": speed},
         },
@@ -77,6 +72,21 @@ def session_object(
         "tracing": None,
     }
     return session if zenglow is None else {**session, "zenglow": zenglow}
+
+
+def _turn_detection(vad: VadSettings | None) -> Json | None:
+    if vad is None:
+        return None
+    flags = {"create_response": vad.create_response, "interrupt_response": vad.interrupt_response}
+    if vad.semantic:
+        return {"type": "semantic_vad", "eagerness": vad.eagerness, **flags}
+    return {
+        "type": "server_vad",
+        "threshold": vad.threshold,
+        "prefix_padding_ms": vad.prefix_padding_ms,
+        "silence_duration_ms": vad.silence_duration_ms,
+        **flags,
+    }
 
 
 def _transcription(t: Transcription | None) -> Json | None:

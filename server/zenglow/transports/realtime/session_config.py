@@ -14,6 +14,8 @@ SAMPLE_RATE = 24000
 REFUSED = "refused as a whole: nothing in this session config was applied"
 Modalities = tuple[Literal["audio"]] | tuple[Literal["text"]]
 MaxTokens = int | Literal["inf"]
+Eagerness = Literal["low", "medium", "high", "auto"]
+EAGERNESS: tuple[Eagerness, ...] = ("low", "medium", "high", "auto")
 
 
 class Off(enum.Enum):
@@ -27,14 +29,15 @@ OFF = Off.OFF
 
 @dataclass(frozen=True, slots=True)
 class TurnDetection:
-    """Server VAD settings (the Realtime API's documented defaults)."""
+    """Turn detection settings (the Realtime API's documented defaults)."""
 
     threshold: float = 0.5
     prefix_padding_ms: int = 300
     silence_duration_ms: int = 500
     create_response: bool = True
     interrupt_response: bool = True
-    semantic: bool = False  # the client asked for `semantic_vad`
+    semantic: bool = False  # `semantic_vad`: a turn-end model judges each pause
+    eagerness: Eagerness = "auto"  # semantic_vad: how soon an unsure turn is taken as over
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,18 +112,27 @@ def parse_voice(o: JsonObject) -> str | None:
 MIN_SILENCE_MS = 100  # shorter ends turns inside words; the VAD works in 32 ms frames
 _VAD_KEYS = {"type", "threshold", "prefix_padding_ms", "silence_duration_ms", "create_response",
              "interrupt_response"}  # fmt: skip
+_SEMANTIC_KEYS = {"type", "eagerness", "create_response", "interrupt_response"}
 
 
 def _turn_detection(o: JsonObject, ignored: list[str]) -> TurnDetection | Off:
     td = o.child("turn_detection")
     if td is None:
         return OFF
-    ignored += td.unknown(_VAD_KEYS)
     kind = td.text("type") or "server_vad"
     if kind not in ("server_vad", "semantic_vad"):
-        raise td.error("type", f"turn detection {kind!r} is not served: use server_vad or null")
-    if kind == "semantic_vad":  # served by the server VAD
-        ignored.append(td.param("type"))
+        raise td.error(
+            "type", f"turn detection {kind!r} is not served: use server_vad, semantic_vad or null"
+        )
+    ignored += td.unknown(_SEMANTIC_KEYS if kind == "semantic_vad" else _VAD_KEYS)
+    if kind == "semantic_vad":
+        eagerness = td.text("eagerness") or "auto"
+        if eagerness not in EAGERNESS:
+            raise td.error("eagerness", f"eagerness must be one of {', '.join(EAGERNESS)}")
+        flags = {"create_response": td.flag("create_response"),
+                 "interrupt_response": td.flag("interrupt_response")}  # fmt: skip
+        values = {k: v for k, v in flags.items() if v is not None}
+        return TurnDetection(**values, semantic=True, eagerness=eagerness)  # type: ignore[arg-type]
     given: dict[str, Any] = {
         "threshold": td.number("threshold", 0.01, 1.0),
         "prefix_padding_ms": td.integer("prefix_padding_ms", hi=10_000),
@@ -129,7 +141,7 @@ def _turn_detection(o: JsonObject, ignored: list[str]) -> TurnDetection | Off:
         "interrupt_response": td.flag("interrupt_response"),
     }
     values = {k: v for k, v in given.items() if v is not None}
-    return TurnDetection(**values, semantic=kind == "semantic_vad")
+    return TurnDetection(**values)
 
 
 def _transcription(o: JsonObject, key: str, ignored: list[str]) -> Transcription | Off:

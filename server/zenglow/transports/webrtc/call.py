@@ -217,7 +217,7 @@ class Call:
                 self.session.append_audio(decoder.feed(frame))  # type: ignore[arg-type]
                 continue
             td = self.session.config.turn_detection
-            if td is None or filled >= td.silence_duration_ms / 1000 + MIC_GAP_S:
+            if td is None or filled >= td.longest_pause_s + MIC_GAP_S:
                 if not live:
                     return
                 continue

@@ -1,0 +1,173 @@
+"""Acoustic echo cancellation: WebRTC's AEC3, through `pywebrtc-audio`.
+
+One canceller per microphone stream (it adapts to that room and that delay).  `cancel`
+takes the microphone and the far-end reference (what the listener was playing of our
+replies, `speech.echo.PlayedAudio`) at 16 kHz and returns the microphone without the echo.
+While nothing has played for a while there is nothing to cancel and the audio passes
+through untouched, so idle sessions cost nothing.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+from ..speech.audio import StreamResampler
+from ..speech.echo import MicClock, PlayedAudio
+from .base import EngineError
+
+SAMPLE_RATE = 16000
+FRAME = SAMPLE_RATE // 100  # AEC3 works in 10 ms frames
+TAIL_S = 1.0  # echo can linger this long after the last reply audio played
+ECHO_WINDOW = 150  # chunks (of about 40 ms) whose loudness is compared
+ECHO_EVIDENCE = 25  # chunks with reply audio needed before telling whether echo comes back
+ECHO_MAX_LAG = 15  # chunks: how late the echo may follow the reply
+ECHO_LATE_S = 0.4  # seconds: the same, for the level test
+ECHO_CORRELATION = 0.5  # of the two loudness curves: the microphone hears the loudspeaker
+MOSTLY_ECHO = 0.8  # share of the microphone's energy the canceller took out: our echo
+OVER_ECHO = 1.5  # a voice over our echo makes the microphone at least this much louder
+
+
+class WebRtcEchoCanceller:
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self) -> None:
+        try:
+            from pywebrtc_audio import EchoCanceller
+        except ImportError as exc:
+            raise EngineError(
+                "echo cancellation needs pywebrtc-audio: pip install pywebrtc-audio"
+            ) from exc
+        self._aec = EchoCanceller(SAMPLE_RATE)
+        self._pending_near = np.zeros(0, np.float32)
+        self._pending_far = np.zeros(0, np.float32)
+        self._quiet_s = float("inf")  # seconds since the reference last had audio
+
+    def cancel(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        """Echo-free microphone audio, as long as `near` (float32; `far` is as long)."""
+        if len(near) != len(far):
+            raise ValueError(f"near ({len(near)}) and far ({len(far)}) must be as long")
+        if np.any(far):
+            self._quiet_s = 0.0
+        else:
+            self._quiet_s += len(far) / SAMPLE_RATE
+        if self._quiet_s > TAIL_S:  # nothing played lately: nothing to cancel
+            return self.passthrough(near)
+        near = np.concatenate([self._pending_near, near])
+        far = np.concatenate([self._pending_far, far])
+        whole = len(near) // FRAME * FRAME
+        self._pending_near, self._pending_far = near[whole:].copy(), far[whole:].copy()
+        if whole == 0:
+            return np.zeros(0, np.float32)
+        out = self._aec.process(
+            np.ascontiguousarray(near[:whole], np.float32),
+            np.ascontiguousarray(far[:whole], np.float32),
+        )
+        return np.asarray(out, np.float32)
+
+    def passthrough(self, near: np.ndarray) -> np.ndarray:
+        """`near` as it is (after any audio still held for a whole frame)."""
+        near = np.concatenate([self._pending_near, near]) if len(self._pending_near) else near
+        self._pending_near = self._pending_far = np.zeros(0, np.float32)
+        return near
+
+    def reset(self) -> None:
+        self._aec.reset()
+        self._pending_near = self._pending_far = np.zeros(0, np.float32)
+
+
+class EchoPath:
+    """One microphone stream's echo cancellation: places each chunk on the wall clock,
+    takes what was playing then from `played` as the reference, and cancels it."""
+
+    def __init__(self, played: PlayedAudio, input_rate: int, clock: Callable[[], float]):
+        self.played = played
+        self.input_rate = input_rate
+        self._clock = clock
+        self._mic = MicClock(input_rate)
+        self._far = StreamResampler(input_rate, SAMPLE_RATE)
+        self._canceller = WebRtcEchoCanceller()
+        # per chunk: end sample, energy of the microphone, of the reference, after cancelling
+        self._energy: deque[tuple[int, float, float, float]] = deque(maxlen=2000)
+        self._samples = 0  # 16 kHz samples cancelled so far (the listener's clock)
+        self._echo: bool | None = None  # does the microphone hear the reply? (`echo_heard`)
+
+    def reference(self, samples: int) -> np.ndarray:
+        """The far end for a chunk of `samples` that arrived now (float32, input rate)."""
+        t0, t1 = self._mic.arrived(samples, self._clock())
+        far = self.played.between(t0, t1, self.input_rate)
+        return far[:samples] if len(far) >= samples else np.pad(far, (0, samples - len(far)))
+
+    def cancel(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        """`near` at 16 kHz, `far` its reference at the input rate (resampled here)."""
+        far16 = self._far.process(far)
+        if len(far16) < len(near):
+            far16 = np.pad(far16, (len(near) - len(far16), 0))
+        far16 = far16[-len(near) :] if len(near) else far16[:0]
+        e_near, e_far = float(np.sum(near**2)), float(np.sum(far16**2))
+        if self.echo_heard():
+            out = self._canceller.cancel(near, far16)
+        else:  # a client that cancels its own echo: AEC3 would only muffle the user
+            out = self._canceller.passthrough(near)
+        self._samples += len(out)
+        self._energy.append((self._samples, e_near, e_far, float(np.sum(out**2))))
+        return out
+
+    def echo_heard(self) -> bool:
+        """Does our voice come back in this microphone?  It does when the microphone's
+        loudness follows the reply's, a few chunks later (an echo has the reply's rhythm; a
+        user talking over it, or a client that cancels its own echo, has not).  Until a
+        second of the reply has been heard there is no telling: the audio passes as it is
+        (AEC3 would muffle a user's voice where there is no echo), and speech over a reply
+        that may be echo is judged by its words (`conversation/listening.py`)."""
+        recent = list(self._energy)[-ECHO_WINDOW:]
+        if sum(f > 1e-3 for _, _, f, _ in recent) < ECHO_EVIDENCE:
+            return bool(self._echo)
+        mic = np.log10([m + 1e-9 for _, m, _, _ in recent])
+        far = np.log10([f + 1e-9 for _, _, f, _ in recent])
+        best = 0.0
+        for lag in range(ECHO_MAX_LAG + 1):
+            a, b = far[: len(far) - lag], mic[lag:]
+            if np.std(a) > 0 and np.std(b) > 0:
+                best = max(best, float(np.corrcoef(a, b)[0, 1]))
+        self._echo = best > ECHO_CORRELATION
+        return self._echo
+
+    def is_echo(self, since_sample: int) -> bool | None:
+        """Was what the microphone heard since `since_sample` our own voice coming back?
+        True when the canceller took out most of it or it is no louder than our echo; False
+        only for a microphone that does not hear the reply; None when it may be either (a
+        voice over the echo, or echo the canceller has not learnt yet: the words decide)."""
+        if not self._echo:
+            return None if self._echo is None else False
+        if self.echo_share(since_sample) > MOSTLY_ECHO or self.over_echo(since_sample) < OVER_ECHO:
+            return True
+        return None
+
+    def echo_share(self, since_sample: int) -> float:
+        """Of the microphone's energy since `since_sample`, the share that was echo (what
+        the canceller took out): near 1 when only our voice came back, low when someone
+        spoke."""
+        e_in = sum(i for end, i, _, _ in self._energy if end > since_sample)
+        e_out = sum(o for end, _, _, o in self._energy if end > since_sample)
+        return 0.0 if e_in <= 0 else max(0.0, 1.0 - e_out / e_in)
+
+    def over_echo(self, since_sample: int) -> float:
+        """How much louder the microphone was since `since_sample` than our echo alone would
+        be (the room's echo gain, learnt from earlier chunks, times the reference): about 1
+        for an echo, well above for someone speaking over it, even before the canceller has
+        converged (a level-based double-talk test)."""
+        before = [m / f for end, m, f, _ in self._energy if end <= since_sample and f > 1e-3]
+        if len(before) < 5:
+            return 1.0  # the reply has only begun: no telling a voice from its echo yet
+        gain = float(np.median(before[-100:]))
+        mic = sum(m for end, m, _, _ in self._energy if end > since_sample)
+        # the echo of what played up to ECHO_LATE_S before may still be arriving
+        early = since_sample - int(ECHO_LATE_S * SAMPLE_RATE)
+        far = sum(f for end, _, f, _ in self._energy if end > early)
+        return float("inf") if far * gain <= 0 else mic / (far * gain)
+
+    def reset(self) -> None:
+        self._canceller.reset()
