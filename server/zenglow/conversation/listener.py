@@ -20,6 +20,7 @@ from ..engines.base import VoiceActivityStream
 from ..engines.echo import EchoPath
 from ..speech import vad
 from ..speech.audio import StreamResampler, int16_to_float
+from ..speech.samples import SampleBuffer
 
 ASR_RATE = 16000
 INPUT_RATE = 24000  # the Realtime protocol's PCM16 rate
@@ -59,7 +60,7 @@ class Listener:
         self.detecting = True  # False: push-to-talk, audio only accumulates
         self._keep = int(keep_s * ASR_RATE)
         self._max_ptt = int(max_ptt_s * ASR_RATE)  # push-to-talk audio awaiting a commit
-        self._audio = np.zeros(0, np.float32)  # 16 kHz audio kept for transcription
+        self._audio = SampleBuffer()  # 16 kHz audio kept for transcription
         self._audio_start = 0  # absolute sample index of self._audio[0]
         self._pinned: int | None = None  # absolute sample index that must stay kept
         self._samples = 0  # absolute 16 kHz samples received
@@ -76,7 +77,8 @@ class Listener:
             self._keep_audio(self._resampler.process(int16_to_float(pcm)))
             over = len(self._audio) - self._max_ptt
             if over > 0:  # a commit that never comes: keep the newest audio
-                self._audio, self._audio_start = self._audio[over:], self._audio_start + over
+                self._audio.drop(over)
+                self._audio_start += over
                 self.dropped_samples += over * self.input_rate // ASR_RATE
                 self._ready.set()  # so the session reports the drop
             return
@@ -150,14 +152,13 @@ class Listener:
         return self._samples / ASR_RATE
 
     def _keep_audio(self, audio: np.ndarray) -> None:
-        self._audio = np.concatenate([self._audio, audio]) if len(self._audio) else audio
+        self._audio.append(audio)
         self._samples += len(audio)
         floor = self._samples - self._keep
         if self._pinned is not None:
             floor = min(floor, self._pinned)
         if floor > self._audio_start and self.detecting:
-            cut = floor - self._audio_start
-            self._audio = self._audio[cut:]
+            self._audio.drop(floor - self._audio_start)
             self._audio_start = floor
 
     def pin(self, start_s: float | None) -> None:
@@ -167,7 +168,7 @@ class Listener:
     def audio_between(self, start_s: float, end_s: float | None = None) -> np.ndarray:
         a = max(int(start_s * ASR_RATE) - self._audio_start, 0)
         b = len(self._audio) if end_s is None else int(end_s * ASR_RATE) - self._audio_start
-        return self._audio[a : max(a, b)].copy()
+        return self._audio.view()[a : max(a, b)].copy()
 
     def sounds_like_echo(self, start_s: float) -> bool | None:
         """Was what the microphone heard since `start_s` our own voice coming back?  False
@@ -176,9 +177,9 @@ class Listener:
 
     def take_all(self) -> np.ndarray:
         """Everything buffered (push-to-talk commit); the buffer is emptied."""
-        audio = self._audio
+        audio = self._audio.view().copy()
         self._audio_start += len(audio)
-        self._audio = np.zeros(0, np.float32)
+        self._audio.clear()
         return audio
 
     def buffered_s(self) -> float:
@@ -189,7 +190,7 @@ class Listener:
         self._far.clear()
         self._queued = 0
         self._audio_start += len(self._audio)
-        self._audio = np.zeros(0, np.float32)
+        self._audio.clear()
         self._pinned = None
         self.detector.reset()
         self._vad.reset()
