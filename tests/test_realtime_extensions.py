@@ -95,10 +95,9 @@ async def test_session_updated_says_what_the_session_does(server):
     assert updated["zenglow"]["ignored"] == [
         "session.model",
         "session.tracing",
-        "session.audio.input.turn_detection.type",  # semantic_vad: served by the server VAD
         "session.audio.input.transcription.model",  # the server's Whisper transcribes
     ]
-    assert updated["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+    assert updated["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"  # Smart Turn
     assert updated["audio"]["input"]["noise_reduction"] is None
     assert updated["audio"]["output"]["voice"] == "ash"  # an alias: the persona's own voice
     assert updated["instructions"] == "Answer briefly." and updated["tools"] == []
