@@ -11,8 +11,9 @@ from typing import Literal
 
 from ..engines.base import VisemeCue
 from ..speech import vad
+from ..tools.specs import ToolSpec
 
-State = Literal["listening", "user_speaking", "thinking", "speaking", "interrupted"]
+State = Literal["listening", "user_speaking", "thinking", "working", "speaking", "interrupted"]
 ResponseStatus = Literal["completed", "cancelled", "incomplete", "failed"]
 Role = Literal["user", "assistant", "system"]
 
@@ -47,6 +48,8 @@ class SessionConfig:
     turn_detection: TurnDetection | None = TurnDetection()  # None: push-to-talk
     transcription: bool = True
     max_output_tokens: int | None = None
+    tools: tuple[ToolSpec, ...] = ()  # the client's functions (they run at the client)
+    tool_choice: str = "auto"  # auto, none, required, or a function's name
     # what the latest update asked for that this session does not do (wire paths)
     ignored: tuple[str, ...] = ()
 
@@ -56,9 +59,11 @@ class Item:
     id: str
     role: Role
     text: str
-    kind: Literal["audio", "text"] = "text"  # how the content came: spoken or typed
+    kind: Literal["audio", "text", "function_call", "function_call_output"] = "text"
     status: Literal["completed", "incomplete", "in_progress"] = "completed"
     persona: str | None = None
+    call_id: str | None = None  # function calls and their outputs (text: arguments | output)
+    name: str | None = None  # the function a call names
 
 
 # --- facts -----------------------------------------------------------------------------
@@ -147,6 +152,47 @@ class ResponseStarted:
     persona: str  # who speaks first
     modalities: tuple[str, ...]
     reason: str = "default"
+    message: bool = True  # False: the reply's message item is announced when it starts
+
+
+@dataclass(frozen=True, slots=True)
+class MessageStarted:
+    """The reply's message item starts, after the function calls before it."""
+
+    response_id: str
+    item_id: str
+    previous_item_id: str | None
+    output_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCallAdded:
+    """The model calls a client's function: the item, its arguments still to come."""
+
+    response_id: str
+    item: Item
+    previous_item_id: str | None
+    output_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCallDone:
+    """The call's arguments (`item.text`) are complete."""
+
+    response_id: str
+    item: Item
+    output_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ToolRan:
+    """A server-side tool started (`status` running) or ended (completed or failed)."""
+
+    response_id: str
+    call_id: str
+    name: str
+    status: Literal["running", "completed", "failed"]
+    output: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +236,8 @@ class ResponseDone:
     output_tokens: int = 0
     input_tokens: int = 0
     persona: str = ""
+    calls: tuple[Item, ...] = ()  # the client function calls, in output order first
+    message: bool = True  # whether the response has a message item (after the calls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +271,10 @@ SessionEvent = (
     | ItemDeleted
     | ResponseStarted
     | PersonaChanged
+    | MessageStarted
+    | FunctionCallAdded
+    | FunctionCallDone
+    | ToolRan
     | AudioOut
     | TextOut
     | ResponseDone

@@ -15,10 +15,12 @@ import logging
 
 from ..engines.base import ChatMessage, EngineError
 from ..ops.redact import public
+from ..tools.specs import ToolSpec
 from .context import SessionContext
 from .events import AudioOut, Item, ResponseDone, ResponseStarted, SessionEvent, TurnMetrics
 from .router import Router
 from .speaker import Speaker
+from .tooling import ToolRounds, chat_messages, may_call
 from .turn import Turn
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,14 @@ class Replies:
 
     # --- starting ----------------------------------------------------------------------
 
-    def _new(self, *, instructions: str | None, modalities: tuple[str, ...] | None) -> Reply:
+    def _new(
+        self,
+        *,
+        instructions: str | None,
+        modalities: tuple[str, ...] | None,
+        tools: tuple[ToolSpec, ...] | None = None,
+        tool_choice: str | None = None,
+    ) -> Reply:
         s = self.ctx
         name = s.config.model
         persona = s.engines.settings.persona(name)
@@ -72,6 +81,9 @@ class Replies:
             max_tokens=s.config.max_output_tokens or persona.chat.max_tokens,
             clock=s.clock,
         )
+        if may_call(s) or tools:
+            client = s.config.tools if tools is None else tools
+            turn.tools = ToolRounds(s, client, tool_choice or s.config.tool_choice)
         return Reply(turn, modalities, instructions)
 
     def start(
@@ -80,13 +92,19 @@ class Replies:
         instructions: str | None = None,
         modalities: tuple[str, ...] | None = None,
         auto: bool = False,
+        tools: tuple[ToolSpec, ...] | None = None,
+        tool_choice: str | None = None,
     ) -> None:
-        reply = self._new(instructions=instructions, modalities=modalities)
+        reply = self._new(
+            instructions=instructions, modalities=modalities, tools=tools, tool_choice=tool_choice
+        )
         self.active = reply
         reply.task = self.ctx.spawn(self._run(reply, auto=auto), f"reply {reply.turn.response_id}")
 
     def speculate(self, transcript: asyncio.Future[str]) -> None:
         """Prepare the reply to a turn that may be over; `confirm()` or `abandon()` it."""
+        if may_call(self.ctx):
+            return  # a tool must not run for a turn that may go on
         reply = self._new(instructions=None, modalities=None)
         reply.gate = asyncio.get_running_loop().create_future()
         reply.turn.emit = self._holder(reply)
@@ -126,10 +144,7 @@ class Replies:
     def _messages(self, instructions: str | None) -> list[ChatMessage]:
         s = self.ctx
         messages = s.engines.system_messages(s.config.model, instructions or s.config.instructions)
-        for item in s.items:
-            if item.text.strip():
-                messages.append({"role": item.role, "content": item.text})  # type: ignore[typeddict-item]
-        return messages
+        return [*messages, *chat_messages(s.items)]  # type: ignore[list-item]
 
     async def _speculate(self, reply: Reply, transcript: asyncio.Future[str]) -> None:
         turn = reply.turn
@@ -177,11 +192,18 @@ class Replies:
         s, turn = self.ctx, reply.turn
         previous = s.items[-1].id if s.items else None
         kind = "audio" if turn.audio else "text"
-        s.items.append(
-            Item(
-                turn.item_id, "assistant", "", kind=kind, status="in_progress", persona=turn.persona
+        lazy = turn.tools is not None and turn.tools.prepare(turn.persona)
+        if not lazy:  # with tools, the message item is added when its text starts
+            s.items.append(
+                Item(
+                    turn.item_id,
+                    "assistant",
+                    "",
+                    kind=kind,
+                    status="in_progress",
+                    persona=turn.persona,
+                )
             )
-        )
         self.turns[turn.item_id] = turn
         while len(self.turns) > 16:
             del self.turns[next(iter(self.turns))]
@@ -190,7 +212,13 @@ class Replies:
         reason = "handoff" if turn.preface else turn.reason
         await s.emit(
             ResponseStarted(
-                turn.response_id, turn.item_id, previous, first, reply.modalities, reason
+                turn.response_id,
+                turn.item_id,
+                previous,
+                first,
+                reply.modalities,
+                reason,
+                message=not lazy,
             )
         )
         await s.set_state("thinking")
@@ -251,6 +279,8 @@ class Replies:
                 output_tokens=turn.output_tokens,
                 input_tokens=sum(len(m["content"]) for m in turn.messages) // 4,
                 persona=turn.persona,
+                calls=tuple(turn.tools.calls) if turn.tools else (),
+                message=turn.tools is None or not turn.tools.lazy or turn.tools.message_open,
             )
         )
         metrics = self.turn_metrics(turn)
@@ -304,7 +334,7 @@ class Replies:
         reply = self.active or self.playing
         if reply is None or out.response_id != reply.turn.response_id:
             return  # stale audio of an interrupted reply
-        if not self.ctx.user.speaking:
+        if not self.ctx.user.speaking and not reply.turn.working:
             await self.ctx.set_state("speaking")
         await self.ctx.emit(out)
 

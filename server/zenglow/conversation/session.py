@@ -21,6 +21,7 @@ from ..engines.echo import EchoPath
 from ..engines.loader import Engines
 from ..settings.voices import UnknownVoice, session_voice
 from ..speech import vad
+from ..tools.specs import ToolSpec
 from .context import SessionContext, SessionError, new_id
 from .events import (
     InputCleared,
@@ -36,6 +37,7 @@ from .events import (
 from .listener import INPUT_RATE, Listener
 from .listening import Listening
 from .replies import Replies
+from .tooling import function_item
 
 __all__ = ["Session", "SessionError"]
 
@@ -203,6 +205,17 @@ class Session:
         await self.ctx.emit(InputCleared())
 
     async def add_item(self, role: str, text: str, item_id: str | None = None) -> None:
+        self._check_room(text, item_id)
+        await self.ctx.append_item(Item(item_id or self.ctx.new_id("item"), role, text))  # type: ignore[arg-type]
+
+    async def add_function_item(
+        self, kind: str, call_id: str, text: str, name: str | None, item_id: str | None
+    ) -> None:
+        """A client's `function_call_output` (or `function_call`) item."""
+        self._check_room(text, item_id)
+        await self.ctx.append_item(function_item(self.ctx, kind, call_id, text, name, item_id))
+
+    def _check_room(self, text: str, item_id: str | None) -> None:
         if item_id and any(i.id == item_id for i in self.items):
             raise SessionError("invalid_value", f"item {item_id!r} already exists", "item.id")
         limits = self.engines.settings.limits
@@ -218,7 +231,6 @@ class Session:
                 f"the conversation's text would exceed {limits.max_item_chars} characters "
                 "(limits.max_item_chars): delete some items first",
             )
-        await self.ctx.append_item(Item(item_id or self.ctx.new_id("item"), role, text))  # type: ignore[arg-type]
 
     async def truncate(self, item_id: str, audio_end_ms: int) -> None:
         index = self.find(item_id)
@@ -245,7 +257,12 @@ class Session:
         await self.ctx.emit(ItemDeleted(item_id))
 
     async def create_response(
-        self, *, instructions: str | None = None, modalities: tuple[str, ...] | None = None
+        self,
+        *,
+        instructions: str | None = None,
+        modalities: tuple[str, ...] | None = None,
+        tools: tuple[ToolSpec, ...] | None = None,
+        tool_choice: str | None = None,
     ) -> None:
         active = self.replies.active
         if active is not None:
@@ -253,7 +270,9 @@ class Session:
                 "conversation_already_has_active_response",
                 f"response {active.turn.response_id} is still in progress; cancel it first",
             )
-        self.replies.start(instructions=instructions, modalities=modalities)
+        self.replies.start(
+            instructions=instructions, modalities=modalities, tools=tools, tool_choice=tool_choice
+        )
 
     async def cancel_response(self) -> None:
         if self.replies.active is None:

@@ -21,6 +21,7 @@ from ..engines.base import ChatMessage, ChatModel, TextToSpeech, Voice
 from ..speech.chunker import SentenceChunker
 from .events import PersonaChanged, SessionEvent, TextOut
 from .speaker import Speaker
+from .tooling import ToolRounds, plain
 
 T = TypeVar("T")
 
@@ -50,6 +51,10 @@ async def _closing(stream: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+async def _given(text: str) -> AsyncIterator[str]:
+    yield text
 
 
 @dataclass(slots=True)
@@ -104,6 +109,8 @@ class Turn:
     reason: str = "default"  # why `persona` answers (for the zenglow.persona event)
     cue: str | None = None
     voice_for: Callable[[str], Voice | None] | None = None  # a persona's voice (handovers)
+    tools: ToolRounds | None = None  # function calling: the rounds before the reply
+    working: bool = False  # a server-side tool is running (the avatar looks busy)
     sentence_queue: int = 2
     clock: Callable[[], float] = time.monotonic
     text: str = ""  # everything the model produced
@@ -123,7 +130,7 @@ class Turn:
             self.text = self.preface.text + " "
         if not self.audio:
             if self.preface is not None:
-                await self.emit(TextOut(self.response_id, self.item_id, self.text))
+                await self._out(self.text)
                 await self._hand_over()
             await self._think(None)
             return
@@ -139,6 +146,23 @@ class Turn:
         if to != self.persona:
             self._handovers.append(Handover(to, failover_line(self.persona, to)))
 
+    async def _out(self, delta: str) -> None:
+        """Reply text out; the first opens the message item if tools deferred it."""
+        tools = self.tools
+        if tools is not None and tools.lazy and not tools.message_open:
+            await tools.open_message(self)
+        await self.emit(TextOut(self.response_id, self.item_id, delta))
+
+    async def _aside(
+        self, line: str, sentences: asyncio.Queue[str | Handover | None] | None
+    ) -> None:
+        """A line said while tools work (a filler, an apology, the model's own words)."""
+        self.text += line.strip() + " "
+        if sentences is None:
+            await self._out(line.strip() + " ")
+        else:
+            await self._queue_sentence(sentences, line.strip())
+
     async def _think(self, sentences: asyncio.Queue[str | Handover | None] | None) -> None:
         chunker = SentenceChunker()
         self._handovers: list[Handover] = []
@@ -146,9 +170,21 @@ class Turn:
         kwargs: dict[str, Any] = {}
         if "on_failover" in inspect.signature(self.chat.stream).parameters:
             kwargs["on_failover"] = self._failed_over
+        answer: str | None = None
+        if self.tools is not None and self.tools.offered:
+            answer = await self.tools.run(self, lambda line: self._aside(line, sentences))
+            if answer == "":  # the client runs the calls: the response ends with them
+                if sentences is not None:
+                    await sentences.put(None)
+                return
         for _ in range(1 + EMPTY_RETRIES):
             before = len(self.text)
-            stream = self.chat.stream(self.messages, max_tokens=self.max_tokens, **kwargs)
+            if answer is not None:
+                stream, answer = _given(answer), None  # the model answered when choosing
+            else:
+                stream = self.chat.stream(
+                    plain(self.messages), max_tokens=self.max_tokens, **kwargs
+                )
             async with _closing(stream):
                 async for delta in stream:
                     while self._handovers:
@@ -160,7 +196,7 @@ class Turn:
                     self.output_tokens += 1
                     self.text += delta
                     if sentences is None:
-                        await self.emit(TextOut(self.response_id, self.item_id, delta))
+                        await self._out(delta)
                         continue
                     for sentence in chunker.add(delta):
                         await self._queue_sentence(sentences, sentence)
@@ -186,7 +222,7 @@ class Turn:
         self._resuming = True  # the next delta's leading space is already there
         if sentences is None:  # text only: the persona event and the notice as text
             await self.emit(PersonaChanged(self.response_id, handover.persona, handover.reason))
-            await self.emit(TextOut(self.response_id, self.item_id, note))
+            await self._out(note)
         else:
             rest = chunker.finish()  # what the failed persona had started stays with it
             if rest:
@@ -231,7 +267,7 @@ class Turn:
                         self.marks.first_audio = self.clock()
                     if not announced:
                         prefix = " " if self.spans else ""
-                        await self.emit(TextOut(self.response_id, self.item_id, prefix + sentence))
+                        await self._out(prefix + sentence)
                         announced = True
                     offset_ms += chunk.duration_ms
                     await self.speaker.play(self.response_id, self.item_id, chunk.pcm, chunk.cues)

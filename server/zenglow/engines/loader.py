@@ -11,6 +11,7 @@ import numpy as np
 
 from ..ops.metrics import Metrics
 from ..settings import EndpointSettings, PersonaSettings, Settings
+from ..tools.registry import ServerTools
 from .base import ChatMessage, ChatModel, EngineError, Voice
 from .endpoint import Endpoint, NvmlBusy
 from .llamacpp import LlamaCppChat
@@ -41,6 +42,7 @@ class Engines:
     metrics: Metrics = field(default_factory=Metrics)
     load_seconds: dict[str, float] = field(default_factory=dict)
     turn_model: SmartTurnModel | None = None  # semantic_vad's turn-end model
+    tools: ServerTools | None = None  # the server-side tools (built-in, MCP servers)
 
     def chat_for(self, persona: str) -> ChatModel:
         return self.chats[persona]
@@ -121,12 +123,16 @@ class Engines:
                         for e in p.endpoints
                     )
                 )
+        if self.tools is not None:  # MCP servers that are down are retried meanwhile
+            await self.tools.start()
 
     async def aclose(self) -> None:
         """Stop the chat pools' health probes and close their connections."""
         for chat in self.chats.values():
             if isinstance(chat, ChatPool):
                 await chat.aclose()
+        if self.tools is not None:
+            await self.tools.aclose()
 
 
 def stt_from(settings: Settings) -> FasterWhisperSTT:
@@ -156,7 +162,19 @@ def build_engines(settings: Settings) -> Engines:
         chats=chats,
         metrics=metrics,
         turn_model=shared_turn_model(),
+        tools=server_tools(s, metrics),
     )
+
+
+def server_tools(settings: Settings, metrics: Metrics) -> ServerTools:
+    """The server-side tools; `search_documents` searches the knowledge base when a persona
+    uses it."""
+    tools = ServerTools(settings.tools)
+    if any("search_documents" in p.tools for p in settings.personas.values()):
+        from ..knowledge.service import Knowledge
+
+        tools.use_knowledge(Knowledge(settings.knowledge, metrics=metrics))
+    return tools
 
 
 def endpoint_chat(endpoint: EndpointSettings, temperature: float) -> ChatModel:

@@ -19,11 +19,11 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from ..ops.metrics import Metrics
-from .base import ChatMessage, EngineError
+from .base import ChatMessage, ChatModel, EngineError
 from .endpoint import Endpoint, EndpointDown, GpuBusy, failure_kind, rank
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,16 @@ class ChatPool:
                 moved = FailoverInfo(self.name, endpoint.name, "", self.name, failed.reason)
             finally:
                 endpoint.slots.release()
+
+    @contextlib.asynccontextmanager
+    async def lease(self) -> AsyncIterator[ChatModel]:
+        """The chat model of the best healthy endpoint, its slot held meanwhile (for a
+        request that is not a text stream, such as choosing tools)."""
+        endpoint = await self._acquire(set())
+        try:
+            yield endpoint.chat
+        finally:
+            endpoint.slots.release()
 
     def _report(self, move: FailoverInfo, to: Endpoint, on_failover: OnFailover | None) -> None:
         info = FailoverInfo(move.persona, move.from_endpoint, to.name, self.name, move.reason)

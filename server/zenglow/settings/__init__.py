@@ -40,6 +40,7 @@ from .personas import (
 )
 from .security import AuthSettings, LimitSettings
 from .server import ServerSettings, WebRtcSettings
+from .tools import McpServerSettings, ToolSettings
 from .voices import SessionVoiceSettings, alias_problems, default_voices
 
 __all__ = [
@@ -52,11 +53,13 @@ __all__ = [
     "EndpointSettings",
     "KnowledgeSettings",
     "LimitSettings",
+    "McpServerSettings",
     "PersonaSettings",
     "ServerSettings",
     "SessionVoiceSettings",
     "Settings",
     "SettingsError",
+    "ToolSettings",
     "VoiceSettings",
     "WebRtcSettings",
     "check_environment",
@@ -173,6 +176,7 @@ class Settings(BaseSettings):
     vad: VadSettings = VadSettings()
     llm: EmbeddedLlmSettings = EmbeddedLlmSettings()
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    tools: ToolSettings = Field(default_factory=ToolSettings)
     personas: dict[str, PersonaSettings] = Field(default_factory=_default_personas)
     voices: dict[str, SessionVoiceSettings] = Field(
         default_factory=default_voices, description="voices a session may choose for its persona"

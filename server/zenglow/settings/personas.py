@@ -161,6 +161,9 @@ class PersonaSettings(Section):
     chat: ChatSettings = ChatSettings()
     voice: VoiceSettings = VoiceSettings()
     avatar: AvatarSettings = AvatarSettings()
+    tools: tuple[str, ...] = Field(
+        (), description="server tools: get_time, search_documents, mcp, mcp:<server>, a name"
+    )
 
 
 def _default_personas() -> dict[str, PersonaSettings]:

@@ -51,6 +51,10 @@ def session_changes(patch: rt.SessionConfigPatch, session: Session) -> dict[str,
         )
     if patch.persona is not None:
         c["persona"] = patch.persona
+    if patch.tools is not None:
+        c["tools"] = patch.tools
+    if patch.tool_choice is not None:
+        c["tool_choice"] = patch.tool_choice
     return c
 
 
@@ -80,6 +84,9 @@ async def dispatch(event: rt.ClientEvent, session: Session, send: Any) -> None:
             await session.stop_audio()
         case rt.ItemCreate():
             await session.add_item(event.role, event.text, event.item_id)
+        case rt.FunctionItemCreate():
+            e = event
+            await session.add_function_item(e.kind, e.call_id, e.text, e.name, e.item_id)
         case rt.ItemTruncate():
             await session.truncate(event.item_id, event.audio_end_ms)
         case rt.ItemDelete():
@@ -91,7 +98,12 @@ async def dispatch(event: rt.ClientEvent, session: Session, send: Any) -> None:
             if event.ignored:
                 log.info("response.create: accepted, not honoured: %s", ", ".join(event.ignored))
             modalities = tuple(event.output_modalities) if event.output_modalities else None
-            await session.create_response(instructions=event.instructions, modalities=modalities)
+            await session.create_response(
+                instructions=event.instructions,
+                modalities=modalities,
+                tools=event.tools,
+                tool_choice=event.tool_choice,
+            )
         case rt.ResponseCancel():
             await session.cancel_response()
 

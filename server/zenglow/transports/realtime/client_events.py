@@ -21,7 +21,10 @@ Decisions:
   of `TurnDetection`.  `semantic_vad` (with `eagerness`) is served by a turn-end model
   (`TurnDetection.semantic`); its silence fields are not part of it.
 - ZenGlow's own options travel in `session.zenglow`: `{"persona": "<name>" | "auto"}`.
-- Fields that change nothing here (tools, tracing, noise_reduction, model, the transcription
+- `tools` (function tools only; their `parameters` must be a JSON Schema object) and
+  `tool_choice` in `session.update` and `response.create`; `conversation.item.create`
+  takes `function_call_output` items (and `function_call` items, for a history).
+- Fields that change nothing here (tracing, noise_reduction, model, the transcription
   model, `semantic_vad` served by the server VAD, ...) are not errors; their paths are listed
   in `ignored` for the session to log and report.  Null or empty values ask for nothing and
   are not listed.
@@ -37,7 +40,8 @@ Limits and error codes (`ProtocolError.code`, sent back as an `error` event of t
   invalid_value             a missing, mistyped or out-of-range field (`param` names it)
   invalid_audio             bad base64, or an odd number of PCM16 bytes
   unsupported_audio_format  any input/output format but PCM16 24 kHz mono
-  unsupported_content       items or parts other than text messages (images, audio, tools)
+  unsupported_content       items or parts other than text messages and function calls and
+                            outputs (images, audio), tools other than functions
 Floods, the input buffer's size and the number of sessions are bounded by the transport and
 the session, not here.
 """
@@ -54,6 +58,7 @@ from typing import Literal, cast
 import numpy as np
 
 from ...speech.audio import AudioError, pcm16_from_bytes
+from ...tools.specs import ToolSpec
 from .session_config import (
     OFF,
     REFUSED,
@@ -68,6 +73,8 @@ from .session_config import (
     parse_max_tokens,
     parse_modalities,
     parse_session_patch,
+    parse_tool_choice,
+    parse_tools,
     parse_voice,
 )
 from .typed_json import JsonObject, ProtocolError
@@ -77,6 +84,7 @@ __all__ = [
     "REFUSED",
     "SAMPLE_RATE",
     "ClientEvent",
+    "FunctionItemCreate",
     "MaxTokens",
     "Modalities",
     "Off",
@@ -152,7 +160,21 @@ class ResponseCreate:
     output_modalities: Modalities | None = None
     voice: str | None = None
     max_output_tokens: MaxTokens | None = None
+    tools: tuple[ToolSpec, ...] | None = None
+    tool_choice: str | None = None
     ignored: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionItemCreate:
+    """A `function_call_output` (or, for a history, a `function_call`) item."""
+
+    event_id: str | None
+    kind: Literal["function_call", "function_call_output"]
+    call_id: str
+    text: str  # the output, or the call's arguments
+    name: str | None = None  # function_call: the function
+    item_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +190,7 @@ ClientEvent = (
     | AudioClear
     | OutputAudioClear
     | ItemCreate
+    | FunctionItemCreate
     | ItemTruncate
     | ItemDelete
     | ItemRetrieve
@@ -182,9 +205,24 @@ _TEXT_PARTS = {"user": ("input_text", "text"), "system": ("input_text", "text"),
                "assistant": ("output_text", "text")}  # fmt: skip
 
 
-def _item_create(o: JsonObject) -> ItemCreate:
+def _function_item(o: JsonObject, item: JsonObject, kind: str) -> FunctionItemCreate:
+    call_id = item.text("call_id", required=True, nonempty=True) or ""
+    item_id = item.text("id", nonempty=True)
+    if kind == "function_call_output":
+        output = item.text("output", required=True) or ""
+        return FunctionItemCreate(
+            o.event_id, "function_call_output", call_id, output, None, item_id
+        )
+    name = item.text("name", required=True, nonempty=True)
+    arguments = item.text("arguments") or "{}"
+    return FunctionItemCreate(o.event_id, "function_call", call_id, arguments, name, item_id)
+
+
+def _item_create(o: JsonObject) -> ItemCreate | FunctionItemCreate:
     item = o.sub("item", required=True)
     kind = item.text("type") or "message"
+    if kind in ("function_call", "function_call_output"):
+        return _function_item(o, item, kind)
     if kind != "message":
         message = f"item type {kind!r} is not supported: send text messages"
         raise item.error("type", message, "unsupported_content")
@@ -215,13 +253,16 @@ def _response_create(o: JsonObject) -> ResponseCreate:
     check_format(out, "format")
     check_format(r, "output_audio_format")
     known = {"instructions", "output_modalities", "modalities", "voice", "audio",
-             "output_audio_format", "max_output_tokens", "max_response_output_tokens"}  # fmt: skip
+             "output_audio_format", "max_output_tokens", "max_response_output_tokens",
+             "tools", "tool_choice"}  # fmt: skip
     return ResponseCreate(
         o.event_id,
         instructions=r.text("instructions"),
         output_modalities=parse_modalities(r, "output_modalities", "modalities"),
         voice=parse_voice(out) if out.given("voice") else parse_voice(r),
         max_output_tokens=parse_max_tokens(r, "max_output_tokens", "max_response_output_tokens"),
+        tools=parse_tools(r),
+        tool_choice=parse_tool_choice(r),
         ignored=tuple(r.unknown(known) + out.unknown({"format", "voice"})),
     )
 

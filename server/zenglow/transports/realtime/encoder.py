@@ -13,6 +13,8 @@ from .client_events import Transcription
 from .extensions import is_extension
 from .objects import (
     assistant_item,
+    function_call_item,
+    function_output_item,
     message_item,
     response_object,
     session_object,
@@ -38,10 +40,19 @@ def wire_session(config: ev.SessionConfig, *, extensions: bool = False) -> Json:
         speed=config.speed,
         max_output_tokens=config.max_output_tokens or "inf",
         zenglow=zenglow if extensions else None,
+        tools=[t.wire() for t in config.tools],
+        tool_choice=config.tool_choice,
     )
 
 
 def wire_item(item: ev.Item) -> Json:
+    if item.kind == "function_call":
+        status = item.status
+        return function_call_item(
+            item.id, item.call_id or "", item.name or "", item.text, status=status
+        )
+    if item.kind == "function_call_output":
+        return function_output_item(item.id, item.call_id or "", item.text)
     if item.role == "user" and item.kind == "audio":
         transcript = item.text if item.status == "completed" else None
         return user_audio_item(item.id, transcript, status=item.status)
@@ -62,9 +73,13 @@ class RealtimeEncoder:
         self.out = server_events or ServerEvents()
         self.extensions = extensions
         self._responses: dict[str, ev.ResponseStarted] = {}
+        self._message_at: dict[str, int] = {}  # response id -> its message's output index
 
     def encode(self, e: ev.SessionEvent) -> list[Json]:
         wire = self._encode(e)
+        at = self._message_at.get(getattr(e, "response_id", ""), 0)
+        if at and isinstance(e, ev.AudioOut | ev.TextOut):
+            wire = [{**w, "output_index": at} if "output_index" in w else w for w in wire]
         return wire if self.extensions else [w for w in wire if not is_extension(w)]
 
     def _encode(self, e: ev.SessionEvent) -> list[Json]:
@@ -120,6 +135,18 @@ class RealtimeEncoder:
                 return self._started(e)
             case ev.ResponseDone():
                 return self._done(e)
+            case ev.MessageStarted():
+                return self._message(e)
+            case ev.FunctionCallAdded():
+                item = wire_item(e.item)
+                return [
+                    o.output_item_added(e.response_id, item, e.output_index),
+                    o.item_added(item, e.previous_item_id),
+                ]
+            case ev.FunctionCallDone():
+                return self._call_done(e)
+            case ev.ToolRan():
+                return [o.tool(e.response_id, e.call_id, e.name, e.status, e.output)]
             case ev.PersonaChanged():
                 return [o.persona(e.persona, e.reason)]
             case ev.TurnMetrics():
@@ -132,21 +159,52 @@ class RealtimeEncoder:
         o = self.out
         self._responses[e.response_id] = e
         modality = "audio" if "audio" in e.modalities else "text"
-        item = assistant_item(e.item_id, modality, None, status="in_progress")
-        return [
+        wire = [
             o.response_created(response_object(e.response_id, output_modalities=[modality])),
             o.persona(e.persona, e.reason),
-            o.output_item_added(e.response_id, item),
+        ]
+        if e.message:
+            wire += self._message(
+                ev.MessageStarted(e.response_id, e.item_id, e.previous_item_id, 0)
+            )
+        return wire
+
+    def _message(self, e: ev.MessageStarted) -> list[Json]:
+        o = self.out
+        started = self._responses.get(e.response_id)
+        modality = "audio" if started is None or "audio" in started.modalities else "text"
+        self._message_at[e.response_id] = e.output_index
+        item = assistant_item(e.item_id, modality, None, status="in_progress")
+        part = o.content_part_added(e.response_id, e.item_id, modality)
+        return [
+            o.output_item_added(e.response_id, item, e.output_index),
             o.item_added(item, e.previous_item_id),
-            o.content_part_added(e.response_id, e.item_id, modality),
+            {**part, "output_index": e.output_index},
+        ]
+
+    def _call_done(self, e: ev.FunctionCallDone) -> list[Json]:
+        o, item = self.out, e.item
+        call_id, name = item.call_id or "", item.name or ""
+        wire = wire_item(item)
+        return [
+            o.function_arguments_delta(e.response_id, item.id, call_id, item.text, e.output_index),
+            o.function_arguments_done(
+                e.response_id, item.id, call_id, name, item.text, e.output_index
+            ),
+            o.output_item_done(e.response_id, wire, e.output_index),
+            o.item_done(wire),
         ]
 
     def _done(self, e: ev.ResponseDone) -> list[Json]:
         o = self.out
         started = self._responses.pop(e.response_id, None)
+        at = self._message_at.pop(e.response_id, 0)
         audio = started is None or "audio" in started.modalities
         modality = "audio" if audio else "text"
         status = "completed" if e.status == "completed" else "incomplete"
+        calls = [wire_item(c) for c in e.calls]
+        if not e.message:
+            return [o.response_done(self._response(e, calls, modality))]
         item = assistant_item(e.item_id, modality, e.text, status=status)
         wire = []
         if audio:
@@ -158,19 +216,21 @@ class RealtimeEncoder:
             wire.append(o.text_done(e.response_id, e.item_id, e.text))
         wire += [
             o.content_part_done(e.response_id, e.item_id, modality, e.text),
-            o.output_item_done(e.response_id, item),
+            o.output_item_done(e.response_id, item, at),
             o.item_done(item),
-            o.response_done(
-                response_object(
-                    e.response_id,
-                    status=e.status,
-                    output=[item],
-                    output_modalities=[modality],
-                    reason=e.reason,
-                    error=e.reason if e.status == "failed" else None,
-                    input_tokens=e.input_tokens,
-                    output_tokens=e.output_tokens,
-                )
-            ),
         ]
-        return wire
+        if at:
+            wire = [{**w, "output_index": at} if "output_index" in w else w for w in wire]
+        return [*wire, o.response_done(self._response(e, [*calls, item], modality))]
+
+    def _response(self, e: ev.ResponseDone, output: list[Json], modality: str) -> Json:
+        return response_object(
+            e.response_id,
+            status=e.status,
+            output=output,
+            output_modalities=[modality],  # type: ignore[list-item]
+            reason=e.reason,
+            error=e.reason if e.status == "failed" else None,
+            input_tokens=e.input_tokens,
+            output_tokens=e.output_tokens,
+        )

@@ -10,7 +10,11 @@ zenglow.visemes       {response_id, item_id, audio_offset_ms, cues: [{viseme, st
                       end_ms}]}: `audio_offset_ms` is where the audio chunk the cues belong
                       to starts, from the start of that response's audio; cue times count
                       from the start of that chunk.
-zenglow.state         {state: listening | user_speaking | thinking | speaking | interrupted}
+zenglow.state         {state: listening | user_speaking | thinking | working | speaking |
+                      interrupted}: `working` while a server-side tool runs
+zenglow.tool          {response_id, call_id, name, status: running | completed | failed,
+                      output}: a server-side tool (built-in or MCP) the reply uses; `output`
+                      (what the model was told) once it ended
 zenglow.turn_metrics  {response_id, metrics: {<name>_ms: number | null}} (METRICS)
 zenglow.persona       {persona, reason}
 """
@@ -26,7 +30,7 @@ Json = dict[str, Any]
 QUERY_PARAM = "extensions"
 NAME = "zenglow"
 PREFIX = f"{NAME}."
-STATES = ("listening", "user_speaking", "thinking", "speaking", "interrupted")
+STATES = ("listening", "user_speaking", "thinking", "working", "speaking", "interrupted")
 METRICS = (
     "endpoint_ms", "stt_ms", "llm_first_token_ms", "first_sentence_ms", "tts_first_audio_ms",
     "first_audio_sent_ms", "voice_to_voice_ms",
@@ -78,6 +82,18 @@ class ExtensionEvents:
             raise ValueError(f"unknown turn metrics {sorted(unknown)}; expected {METRICS}")
         values = {m: _ms(metrics.get(m)) for m in METRICS}
         return self._event("zenglow.turn_metrics", response_id=response_id, metrics=values)
+
+    def tool(
+        self, response_id: str, call_id: str, name: str, status: str, output: str | None = None
+    ) -> Json:
+        return self._event(
+            "zenglow.tool",
+            response_id=response_id,
+            call_id=call_id,
+            name=name,
+            status=status,
+            output=output,
+        )
 
     def persona(self, persona: str, reason: str) -> Json:
         return self._event("zenglow.persona", persona=persona, reason=reason)

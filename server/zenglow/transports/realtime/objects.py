@@ -47,6 +47,8 @@ def session_object(
     speed: float = 1.0,
     max_output_tokens: MaxTokens = "inf",
     zenglow: Json | None = None,  # ZenGlow's part, for clients that asked for extensions
+    tools: Sequence[Json] = (),  # function tools, as `ToolSpec.wire()` writes them
+    tool_choice: str = "auto",
 ) -> Json:
     """The full, effective GA session object of `session.created` / `session.updated`."""
     vad = turn_detection
@@ -67,11 +69,18 @@ def session_object(
             "output": {"format": dict(PCM_FORMAT), "voice": voice, "speed": speed},
         },
         "max_output_tokens": max_output_tokens,
-        "tools": [],
-        "tool_choice": "auto",
+        "tools": list(tools),
+        "tool_choice": tool_choice_object(tool_choice),
         "tracing": None,
     }
     return session if zenglow is None else {**session, "zenglow": zenglow}
+
+
+def tool_choice_object(choice: str) -> str | Json:
+    """`auto`, `none` and `required` as they are; a function's name as GA's object."""
+    return (
+        choice if choice in ("auto", "none", "required") else {"type": "function", "name": choice}
+    )
 
 
 def _turn_detection(vad: VadSettings | None) -> Json | None:
@@ -135,6 +144,33 @@ def assistant_item(
     else:
         content = [{"type": "output_text", "text": text}]
     return _item(item_id, "assistant", content, status)
+
+
+def function_call_item(
+    item_id: str, call_id: str, name: str, arguments: str, *, status: ItemStatus = "completed"
+) -> Json:
+    """The model calls a client's function; `arguments` is JSON text ("" while it streams)."""
+    return {
+        "id": item_id,
+        "object": "realtime.item",
+        "type": "function_call",
+        "status": status,
+        "call_id": call_id,
+        "name": name,
+        "arguments": arguments,
+    }
+
+
+def function_output_item(item_id: str, call_id: str, output: str) -> Json:
+    """What the client's function returned."""
+    return {
+        "id": item_id,
+        "object": "realtime.item",
+        "type": "function_call_output",
+        "status": "completed",
+        "call_id": call_id,
+        "output": output,
+    }
 
 
 def _item(item_id: str, role: str, content: list[Json], status: str) -> Json:

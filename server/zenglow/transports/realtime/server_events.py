@@ -162,14 +162,42 @@ class ServerEvents(ExtensionEvents):
             item=item,
         )
 
-    def _part(self, kind: str, response_id: str, item_id: str, **fields: Any) -> Json:
+    def _part(
+        self, kind: str, response_id: str, item_id: str, output_index: int = 0, **fields: Any
+    ) -> Json:
         return self._event(
             kind,
             response_id=response_id,
             item_id=item_id,
-            output_index=0,
+            output_index=output_index,
             content_index=0,
             **fields,
+        )
+
+    def function_arguments_delta(
+        self, response_id: str, item_id: str, call_id: str, delta: str, output_index: int
+    ) -> Json:
+        return self._event(
+            "response.function_call_arguments.delta",
+            response_id=response_id,
+            item_id=item_id,
+            output_index=output_index,
+            call_id=call_id,
+            delta=delta,
+        )
+
+    def function_arguments_done(
+        self, response_id: str, item_id: str, call_id: str, name: str, arguments: str,
+        output_index: int,
+    ) -> Json:  # fmt: skip
+        return self._event(
+            "response.function_call_arguments.done",
+            response_id=response_id,
+            item_id=item_id,
+            output_index=output_index,
+            call_id=call_id,
+            name=name,
+            arguments=arguments,
         )
 
     def content_part_added(

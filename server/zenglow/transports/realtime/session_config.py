@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ...tools.specs import MODES, NAME, ToolSpec, schema_problem
 from .typed_json import JsonObject
 
 SAMPLE_RATE = 24000
@@ -59,14 +60,62 @@ class SessionConfigPatch:
     transcription: Transcription | Off | None = None  # OFF: no input transcription
     max_output_tokens: MaxTokens | None = None
     persona: str | None = None  # "auto": routing decides
+    tools: tuple[ToolSpec, ...] | None = None  # the client's functions
+    tool_choice: str | None = None  # auto, none, required, or a function's name
     ignored: tuple[str, ...] = ()
 
 
 _SESSION_KEYS = {
     "type", "audio", "instructions", "output_modalities", "modalities", "voice", "speed",
     "input_audio_format", "output_audio_format", "turn_detection", "input_audio_transcription",
-    "max_output_tokens", "max_response_output_tokens", "zenglow",
+    "max_output_tokens", "max_response_output_tokens", "zenglow", "tools", "tool_choice",
 }  # fmt: skip
+
+
+def parse_tools(o: JsonObject) -> tuple[ToolSpec, ...] | None:
+    """`tools`: function tools (name, description, parameters as a JSON Schema object)."""
+    values = o.array("tools")
+    if values is None:
+        return None
+    tools: list[ToolSpec] = []
+    for i, value in enumerate(values):
+        key = f"tools[{i}]"
+        if not isinstance(value, dict):
+            raise o.error(key, f"'{o.param(key)}' must be an object")
+        t = JsonObject(value, o.param(key), o.event_id)
+        kind = t.text("type") or "function"
+        if kind != "function":
+            message = f"tool type {kind!r} is not served: send function tools (MCP servers are "
+            raise t.error("type", message + "configured on the server)", "unsupported_content")
+        name = t.text("name", required=True) or ""
+        if not NAME.match(name):
+            raise t.error("name", "a function name is 1 to 64 letters, digits, _ or -")
+        if any(tool.name == name for tool in tools):
+            raise t.error("name", f"two tools are named {name!r}")
+        parameters = value.get("parameters")
+        parameters = {"type": "object", "properties": {}} if parameters is None else parameters
+        problem = schema_problem(parameters)
+        if problem:
+            raise t.error("parameters", f"the parameters of {name!r} {problem}")
+        tools.append(ToolSpec(name, t.text("description") or "", parameters))
+    return tuple(tools)
+
+
+def parse_tool_choice(o: JsonObject) -> str | None:
+    """`tool_choice`: auto, none, required, or {"type": "function", "name": ...}."""
+    value = o.data.get("tool_choice")
+    if value is None:
+        return None
+    if isinstance(value, str) and value in MODES:
+        return value
+    if isinstance(value, dict) and value.get("type") == "function":
+        name = o.sub("tool_choice").text("name", required=True) or ""
+        if NAME.match(name):
+            return name
+    raise o.error(
+        "tool_choice",
+        'tool_choice must be "auto", "none", "required" or {"type": "function", "name": ...}',
+    )
 
 
 def check_format(o: JsonObject, key: str) -> None:
@@ -188,5 +237,7 @@ def parse_session_patch(s: JsonObject) -> SessionConfigPatch:
         transcription=transcription,
         max_output_tokens=parse_max_tokens(s, "max_output_tokens", "max_response_output_tokens"),
         persona=None if zen is None else zen.text("persona", nonempty=True),
+        tools=parse_tools(s),
+        tool_choice=parse_tool_choice(s),
         ignored=tuple(ignored),
     )
