@@ -1,7 +1,8 @@
 """MCP servers' tools, through the `mcp` package: a command over stdio, or streamable HTTP.
 
 Each server is held open by its own task (`connection_loop`); a server that is down at start,
-or dies, is retried with backoff while the rest of the server goes on.  The tools it last
+or dies (the next call finds out, and fails with a clear error), is connected again with
+backoff while the rest of the server goes on.  The tools it last
 listed stay offered: calling one while it is down is a clear `ToolError`, not a hang.
 """
 
@@ -50,6 +51,8 @@ class McpServer:
         self.problem: str | None = "not connected yet"
         self._client: Any = None
         self._listed = asyncio.Event()  # the first attempt to connect has ended
+        self._broken = asyncio.Event()  # a call found the connection dead: connect again
+        self._was_up = False
 
     @property
     def up(self) -> bool:
@@ -67,15 +70,17 @@ class McpServer:
         while True:
             try:
                 await self._connected()
-                delay = RETRY_FIRST_S
             except asyncio.CancelledError:
                 raise
-            except BaseException as exc:
+            except BaseException as exc:  # anyio groups, OS and protocol errors
                 self.problem = _describe(exc)
                 log.warning("MCP server %s is down: %s", self.name, self.problem)
             finally:
                 self._client = None
                 self._listed.set()
+            if self._was_up:  # it worked until now: connect again at once
+                self._was_up, delay = False, RETRY_FIRST_S
+                continue
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_S)
 
@@ -91,15 +96,14 @@ class McpServer:
             async with asyncio.timeout(self.settings.connect_timeout_s):
                 listed = await client.list_tools()
             self.tools = {t.name: spec for t in listed.tools if (spec := self._spec(t))}
-            self._client, self.problem = client, None
+            self._client, self.problem, self._was_up = client, None, True
             self._listed.set()
             log.info(
                 "MCP server %s: %d tools: %s", self.name, len(self.tools), ", ".join(self.tools)
             )
-            while True:  # held open; a dead server fails the next call or ping
-                await asyncio.sleep(5.0)
-                async with asyncio.timeout(self.settings.connect_timeout_s):
-                    await client.send_ping()
+            self._broken.clear()
+            await self._broken.wait()  # held open until a call finds it dead
+            raise ConnectionError(self.problem or "the connection broke")
         finally:
             self._client = None
             await client.__aexit__(None, None, None)
@@ -122,8 +126,10 @@ class McpServer:
                 result = await client.call_tool(name, args, read_timeout_seconds=timeout_s)
         except TimeoutError:
             raise
-        except Exception as exc:
-            raise ToolError(f"the MCP server {self.name!r} failed: {_describe(exc)}") from exc
+        except Exception as exc:  # whatever the transport or the server raised
+            self.problem = _describe(exc)
+            self._broken.set()  # connect again for the next call
+            raise ToolError(f"the MCP server {self.name!r} failed: {self.problem}") from exc
         text = result_text(result)
         if result.is_error:
             raise ToolError(text or f"{name} failed on the MCP server {self.name!r}")
