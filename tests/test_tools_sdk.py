@@ -93,3 +93,62 @@ async def forced_call_then_output(conn: Any) -> None:
     audio = [e for e in events if e.type == "response.output_audio.delta"]
     assert audio and said.strip()
     print("reply:", said)
+
+
+async def test_auto_calls_the_function_for_a_clear_request(server) -> None:  # type: ignore[no-untyped-def]
+    async with connect(server.port) as conn:
+        await conn.session.update(
+            session={"type": "realtime", "tools": [WEATHER], "tool_choice": "auto"}
+        )
+        await conn.conversation.item.create(item=user_says("What is the weather forecast in Rome?"))
+        await conn.response.create()
+        events = await until_done(conn)
+        [call] = events[-1].response.output
+        assert call.type == "function_call" and call.name == "get_weather"
+        jsonschema.validate(json.loads(call.arguments), WEATHER["parameters"])
+        # small talk gets a spoken answer, not a call
+        await conn.conversation.item.create(
+            item={"type": "function_call_output", "call_id": call.call_id, "output": OUTPUT}
+        )
+        await conn.conversation.item.create(item=user_says("Thank you, you are very kind."))
+        await conn.response.create()
+        events = await until_done(conn)
+        assert [o.type for o in events[-1].response.output] == ["message"]
+
+
+async def test_bad_function_items_and_choices_get_clear_errors_and_the_session_goes_on(
+    server,  # type: ignore[no-untyped-def]
+) -> None:
+    async with connect(server.port) as conn:
+        await conn.session.update(session={"type": "realtime", "tools": [WEATHER]})
+        await conn.conversation.item.create(
+            item={"type": "function_call_output", "call_id": "call_nobody", "output": "x"},
+            event_id="evt_1",
+        )
+        error = await next_of(conn, "error")
+        assert error.error.param == "item.call_id" and error.error.event_id == "evt_1"
+        assert "call_nobody" in error.error.message
+        await conn.response.create(
+            response={"tool_choice": {"type": "function", "name": "get_time_in_mars"}}
+        )
+        failed = await next_of(conn, "error")
+        assert "get_time_in_mars" in failed.error.message
+        done = await next_of(conn, "response.done")
+        assert done.response.status == "failed"
+        await conn.session.update(
+            session={"type": "realtime", "tools": [{**WEATHER, "parameters": {"type": "list"}}]}
+        )
+        refused = await next_of(conn, "error")
+        assert refused.error.param == "session.tools[0].parameters"
+        await conn.conversation.item.create(item=user_says("Hello there!"))
+        await conn.response.create(response={"tool_choice": "none"})
+        events = await until_done(conn)
+        assert events[-1].response.status == "completed"
+        assert [o.type for o in events[-1].response.output] == ["message"]
+
+
+async def next_of(conn: Any, type_: str) -> Any:
+    async for event in conn:
+        if event.type == type_:
+            return event
+    raise AssertionError(f"no {type_}")
