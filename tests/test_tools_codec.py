@@ -108,7 +108,10 @@ def test_function_call_events_are_valid_for_the_sdk_and_in_order() -> None:
         ev.TextOut("resp_1", "item_m", "It is sunny."),
         ev.AudioOut("resp_1", "item_m", b"\0\0" * 240, 0.0),
         ev.ResponseDone(
-            "resp_1", "item_m", "completed", "It is sunny.",
+            "resp_1",
+            "item_m",
+            "completed",
+            "It is sunny.",
             calls=(_call("item_c", "call_1", '{"city": "Paris"}'),),
         ),  # fmt: skip
     ]
@@ -137,7 +140,11 @@ def test_a_response_of_calls_only_has_no_message() -> None:
         ev.FunctionCallAdded("resp_1", _call("item_c", "call_1", "", "in_progress"), None, 0),
         ev.FunctionCallDone("resp_1", _call("item_c", "call_1", "{}"), 0),
         ev.ResponseDone(
-            "resp_1", "item_m", "completed", "", message=False,
+            "resp_1",
+            "item_m",
+            "completed",
+            "",
+            message=False,
             calls=(_call("item_c", "call_1", "{}"),),
         ),  # fmt: skip
     ]
