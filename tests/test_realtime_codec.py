@@ -122,7 +122,7 @@ def test_ga_session_update_from_sdk_models() -> None:
             ),
             transcription=Transcription(model="whisper-1", language="en"),
             max_output_tokens=200,
-            # `tools: []` asks for nothing; the server's Whisper settings decide the rest
+            tools=(),  # `tools: []`: no client functions; the server's Whisper settings decide
             ignored=(
                 "session.audio.input.transcription.model",
                 "session.audio.input.transcription.language",
@@ -344,8 +344,10 @@ BAD: list[tuple[str | bytes, str, str | None, str | None]] = [
      "unsupported_content", "item.content[0].type", "evt_bad"),
     (_item(content=[{"type": "input_text", "text": "hi"}, {"type": "input_audio"}]),
      "unsupported_content", "item.content[1].type", "evt_bad"),
-    (_e("conversation.item.create", item={"type": "function_call", "name": "f"}),
+    (_e("conversation.item.create", item={"type": "mcp_call", "name": "f"}),
      "unsupported_content", "item.type", "evt_bad"),
+    (_e("conversation.item.create", item={"type": "function_call", "name": "f"}),
+     "invalid_value", "item.call_id", "evt_bad"),
     (_item(role="tool", content=[]), "invalid_value", "item.role", "evt_bad"),
     (_item(content=[]), "invalid_value", "item.content", "evt_bad"),
     (_item(content=["hi"]), "invalid_value", "item.content[0]", "evt_bad"),
@@ -480,6 +482,8 @@ def conversation(events: ServerEvents) -> list[dict[str, Any]]:
         events.content_part_done("resp_1", "item_a", "audio", "Hi there."),
         events.output_item_done("resp_1", spoken),
         events.response_done(done),
+        events.function_arguments_delta("resp_5", "item_f", "call_1", '{"a":', 0),
+        events.function_arguments_done("resp_5", "item_f", "call_1", "f", '{"a": 1}', 0),
         events.content_part_added("resp_2", "item_t", "text"),
         events.text_delta("resp_2", "item_t", "Hi"),
         events.text_done("resp_2", "item_t", "Hi."),
@@ -506,6 +510,7 @@ def extensions(events: ServerEvents) -> list[dict[str, Any]]:
         events.state("speaking"),
         events.turn_metrics("resp_1", endpoint_ms=610.04, stt_ms=95.0, voice_to_voice_ms=None),
         events.persona("leonardo", "analysis requested"),
+        events.tool("resp_1", "call_1", "get_time", "completed", "It is noon."),
     ]
 
 
@@ -610,7 +615,7 @@ def test_extension_events_pass_through_the_sdk_parse_path() -> None:
 
 
 def test_extension_payloads() -> None:
-    visemes, state, metrics, persona = extensions(ServerEvents())
+    visemes, state, metrics, persona, tool = extensions(ServerEvents())
     assert visemes["audio_offset_ms"] == 240.0
     assert visemes["cues"] == [
         {"viseme": "sil", "start_ms": 0.0, "end_ms": 12.3},
@@ -623,6 +628,7 @@ def test_extension_payloads() -> None:
         "voice_to_voice_ms": None,
     }  # fmt: skip
     assert (persona["persona"], persona["reason"]) == ("leonardo", "analysis requested")
+    assert (tool["name"], tool["status"], tool["output"]) == ("get_time", "completed", "It is noon.")
     with pytest.raises(ValueError):
         ServerEvents().state("dancing")
     with pytest.raises(ValueError):

@@ -113,7 +113,7 @@ def test_function_call_events_are_valid_for_the_sdk_and_in_order() -> None:
             "completed",
             "It is sunny.",
             calls=(_call("item_c", "call_1", '{"city": "Paris"}'),),
-        ),  # fmt: skip
+        ),
     ]
     wire = [w for f in facts for w in enc.encode(f)]
     standard = [w for w in wire if not w["type"].startswith("zenglow.")]
@@ -146,7 +146,7 @@ def test_a_response_of_calls_only_has_no_message() -> None:
             "",
             message=False,
             calls=(_call("item_c", "call_1", "{}"),),
-        ),  # fmt: skip
+        ),
     ]
     wire = [w for f in facts for w in enc.encode(f)]
     for event in wire:

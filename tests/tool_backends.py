@@ -81,7 +81,7 @@ class ToolBackend:
                      "function": {"name": n, "arguments": json.dumps(a)}}
                     for i, (n, a) in enumerate(calls)
                 ]  # fmt: skip
-            return {"id": "c1", "object": "chat.completion", "model": body.get("model"),
-                    "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}]}  # fmt: skip
+            choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
+            return {"id": "c1", "object": "chat.completion", "choices": [choice]}
 
         return app
