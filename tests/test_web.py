@@ -298,6 +298,9 @@ def test_pure_client_modules(pw, server, tmp_path):
     assert abs(out["rms"] - 0.5 / 2**0.5) < 0.01  # 440 Hz passes the anti-alias filter
     assert abs(out["n44"] - 24000) <= 1
     assert out["backoff"] == [500, 1000, 2000, 4000, 8000, 10000, 10000]
+    busy = out["working"]  # a tool runs: Mira looks busy, eyes down, not the thinking pout
+    assert busy["browDown"] > 0.15 and busy["gazePitch"] < -0.1
+    assert busy["pucker"] < 0.1 < busy["thinkingPucker"]
     assert out["url"] == "wss://k.lan:8443/v1/realtime?model=leonardo&extensions=zenglow"
 
 

@@ -48,5 +48,16 @@ async () => {
   out.n44 = n44;
   out.backoff = [0, 1, 2, 3, 4, 5, 8].map((n) => rt.backoffMs(n, () => 0.5));
   out.url = rt.realtimeUrl({ protocol: "https:", host: "k.lan:8443" }, "leonardo");
+  const b = await import("/web/js/behaviour.js");
+  const pose = (state) => {
+    const mira = new b.Behaviour(() => 0.5);
+    mira.setState(state, 0);
+    let p;
+    for (let i = 1; i <= 180; i++) p = mira.update(i / 60, 1 / 60);
+    return p;
+  };
+  const busy = pose("working");
+  out.working = { browDown: busy.browDown, gazePitch: busy.gazePitch, pucker: busy.pucker,
+                  thinkingPucker: pose("thinking").pucker };
   return out;
 };

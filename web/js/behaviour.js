@@ -23,6 +23,11 @@ const EXPRESSIONS = {
     ...NEUTRAL, smile: 0.05, browUp: 0.05, browDown: 0.15, lidWide: -0.05,
     gaze: [-0.3, 0.18], head: [0.06, -0.07], browL: 0.6, pucker: 0.55,
   },
+  // a tool runs: busy, eyes down and to the side as if reading, brows drawn in
+  working: {
+    ...NEUTRAL, smile: 0.08, browInner: 0.2, browDown: 0.25, lidWide: -0.1,
+    gaze: [0.25, -0.2], head: [0.04, 0.08],
+  },
   speaking: { ...NEUTRAL, smile: 0.32, browUp: 0.12, lidWide: 0.08 },
   interrupted: { ...NEUTRAL },
 };
@@ -87,9 +92,10 @@ export class Behaviour {
 
     // saccades: small quick jumps of the gaze; fewer while the user speaks
     if (t >= this.nextSaccade) {
-      const spread = this.state === "user_speaking" ? 0.02 : this.state === "thinking" ? 0.08 : 0.05;
+      const spread = { user_speaking: 0.02, thinking: 0.08, working: 0.12 }[this.state] ?? 0.05;
       this.saccade = [(r() - 0.5) * 2 * spread, (r() - 0.5) * spread];
-      this.nextSaccade = t + (this.state === "user_speaking" ? 1.2 : 0.5) + 2 * r();
+      const rest = { user_speaking: 1.2, working: 0.15 }[this.state] ?? 0.5; // working: scanning
+      this.nextSaccade = t + rest + (this.state === "working" ? 0.4 : 2) * r();
     }
     const sa = 1 - Math.exp(-dt / 0.025);
     for (let i = 0; i < 2; i++) this.gaze[i] += (this.expr.gaze[i] + this.saccade[i] - this.gaze[i]) * sa;

@@ -52,7 +52,8 @@ export class VoiceClient {
   }
 
   say(text) {
-    if (this.sink.bufferedMs() > 0 || this.state === "thinking" || this.state === "speaking") {
+    const busy = ["thinking", "working", "speaking"].includes(this.state);
+    if (this.sink.bufferedMs() > 0 || busy) {
       this.send({ type: "output_audio_buffer.clear" }); // typing over a reply stops it
       this.flush();
     }
