@@ -9,6 +9,7 @@ listed stay offered: calling one while it is down is a clear `ToolError`, not a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -20,10 +21,19 @@ log = logging.getLogger(__name__)
 RETRY_FIRST_S, RETRY_MAX_S = 1.0, 30.0
 
 
-def _target(settings: McpServerSettings) -> Any:
+def _target(settings: McpServerSettings, stack: contextlib.AsyncExitStack) -> Any:
+    """What `mcp.Client` connects to: a URL, an HTTP transport with headers, or a command."""
     if settings.transport == "http":
         assert settings.url is not None
-        return settings.url
+        if not settings.headers:
+            return settings.url
+        import httpx2
+        from mcp.client.streamable_http import streamable_http_client
+
+        timeout = httpx2.Timeout(30.0, read=300.0)  # the MCP transports' own defaults
+        http = httpx2.AsyncClient(headers=settings.headers, timeout=timeout)
+        stack.push_async_callback(http.aclose)
+        return streamable_http_client(settings.url, http_client=http)
     from mcp.client.stdio import StdioServerParameters, get_default_environment
 
     assert settings.command is not None
@@ -87,11 +97,14 @@ class McpServer:
     async def _connected(self) -> None:
         from mcp import Client
 
-        client = Client(
-            _target(self.settings), read_timeout_seconds=self.settings.connect_timeout_s
-        )
-        async with asyncio.timeout(self.settings.connect_timeout_s):
-            await client.__aenter__()
+        async with contextlib.AsyncExitStack() as stack:
+            target = _target(self.settings, stack)
+            client = Client(target, read_timeout_seconds=self.settings.connect_timeout_s)
+            async with asyncio.timeout(self.settings.connect_timeout_s):
+                await client.__aenter__()
+            await self._held(client)
+
+    async def _held(self, client: Any) -> None:
         try:
             async with asyncio.timeout(self.settings.connect_timeout_s):
                 listed = await client.list_tools()
