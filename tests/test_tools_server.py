@@ -166,3 +166,42 @@ async def test_an_mcp_server_that_dies_mid_call_is_reported_and_comes_back(
         await asyncio.sleep(0.1)
     events = await ask(tools_server, "Please turn off the kitchen lights.")
     assert tool_events(events)[-1] == ("HassTurnOff", "completed")
+
+
+@pytest.fixture(scope="module")
+def leonardo_server(
+    engines: Engines, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LoopbackServer]:
+    """Leonardo with search_documents over a real knowledge base (MiniLM, SQLite)."""
+    from zenglow.knowledge.service import Knowledge
+    from zenglow.settings import KnowledgeSettings
+
+    from .knowledge_corpus import write_corpus
+
+    corpus = write_corpus(tmp_path_factory.mktemp("corpus"))
+    knowledge = Knowledge(KnowledgeSettings(data_dir=tmp_path_factory.mktemp("index")))
+    asyncio.run(knowledge.ingest(corpus / "manual.pdf"))
+    personas = dict(engines.settings.personas)
+    personas["leonardo"] = personas["leonardo"].model_copy(update={"tools": ("search_documents",)})
+    eng = engines_with(engines, personas=personas)
+    eng.tools = ServerTools(eng.settings.tools, knowledge=knowledge)
+    with LoopbackServer(create_app(eng.settings, eng)) as srv:
+        yield srv
+    asyncio.run(knowledge.aclose())
+
+
+async def test_leonardo_looks_things_up_in_the_documents(leonardo_server: LoopbackServer) -> None:
+    url = leonardo_server.ws_url.replace("?", "?model=leonardo&")
+    async with connect(url) as c:
+        await c.send(user_text("Search the documents: what does fault code E22 mean?"))
+        await c.send({"type": "response.create"})
+        await c.wait_for("response.done", timeout=120)
+        events = list(c.events)
+    assert tool_events(events) == [
+        ("search_documents", "running"),
+        ("search_documents", "completed"),
+    ]
+    output = [e for e in events if e["type"] == "zenglow.tool"][-1]["output"]
+    assert output.strip()
+    assert reply_of(events).strip()
+    print("found:", output[:200])
