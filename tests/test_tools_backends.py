@@ -155,3 +155,23 @@ async def test_a_chat_model_with_no_tool_support_says_so() -> None:
 
     with pytest.raises(EngineError, match="cannot call tools"):
         await plan(ScriptedChat(["hi"]), [{"role": "user", "content": "x"}], [ALARM], "required")
+
+
+async def test_several_calls_after_speech_has_started(engines: Engines) -> None:
+    calls = [("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Rome"})]
+    fake = ToolBackend(calls, first="Let me check both cities.")
+    with LoopbackServer(fake.ollama()) as backend, served_by(engines, backend, "ollama") as srv:
+        async with connect(srv.port) as conn:
+            await conn.session.update(session={"type": "realtime", "tools": [WEATHER]})
+            await conn.conversation.item.create(item=user_says("Weather in Paris and Rome?"))
+            await conn.response.create()
+            events = await until_done(conn)
+    done = events[-1].response
+    assert [o.type for o in done.output] == ["message", "function_call", "function_call"]
+    assert done.output[0].content[0].transcript == "Let me check both cities."
+    assert [json.loads(o.arguments)["city"] for o in done.output[1:]] == ["Paris", "Rome"]
+    assert len({o.call_id for o in done.output[1:]}) == 2
+    added = [(e.item.type, e.output_index) for e in events if e.type == "response.output_item.added"]
+    assert added == [("message", 0), ("function_call", 1), ("function_call", 2)]
+    deltas = {e.output_index for e in events if e.type == "response.output_audio.delta"}
+    assert deltas == {0}

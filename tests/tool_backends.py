@@ -12,9 +12,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 
 class ToolBackend:
-    def __init__(self, calls: list[tuple[str, dict[str, Any]]], *, tools: bool = True) -> None:
+    def __init__(
+        self, calls: list[tuple[str, dict[str, Any]]], *, tools: bool = True, first: str = ""
+    ) -> None:
         self.calls = calls  # (function name, arguments) to call when asked with tools
         self.tools = tools  # False: the model cannot call tools (as Ollama's error says)
+        self.first = first  # what the model says before its calls
         self.requests: list[dict[str, Any]] = []
 
     def answer(self, body: dict[str, Any]) -> tuple[list[tuple[str, dict[str, Any]]], str]:
@@ -22,7 +25,7 @@ class ToolBackend:
         messages = body.get("messages") or []
         results = [m["content"] for m in messages if m.get("role") == "tool"]
         if body.get("tools") and not results:
-            return self.calls, ""
+            return self.calls, self.first
         return [], f"Here you are: {results[-1]}" if results else "Hello from the model."
 
     def ollama(self) -> FastAPI:

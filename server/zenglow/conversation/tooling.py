@@ -155,12 +155,14 @@ class ToolRounds:
             )
             if not found.calls:
                 turn.messages = messages  # type: ignore[assignment]
-                return found.text
+                return found.text or None  # (said nothing: the reply is generated)
             client = {t.name for t in self.client_tools}
             mine = [c for c in found.calls if c.name in client]
             theirs = [c for c in found.calls if c.name not in client]
-            if found.text:
+            if found.text:  # said before the calls: the message item comes first
                 await say(found.text)
+                if self.lazy and not self.message_open:
+                    await self.open_message(turn)
             exchanges = await self._run_server(turn, theirs, say) if theirs else []
             if mine:
                 await self._announce(turn, mine)

@@ -201,7 +201,7 @@ async def _ollama(
         ToolCall(new_call_id(), c.function.name, json.dumps(dict(c.function.arguments or {})))
         for c in response.message.tool_calls or []
     )
-    return Plan(calls, None if calls else (response.message.content or ""))
+    return Plan(calls, response.message.content or ("" if not calls else None))
 
 
 # --- OpenAI-compatible servers -----------------------------------------------------------
@@ -248,4 +248,4 @@ async def _openai(
         )
         for c in message.get("tool_calls") or []
     )
-    return Plan(calls, None if calls else str(message.get("content") or ""))
+    return Plan(calls, str(message.get("content") or "") or ("" if not calls else None))

@@ -74,6 +74,7 @@ class RealtimeEncoder:
         self.extensions = extensions
         self._responses: dict[str, ev.ResponseStarted] = {}
         self._message_at: dict[str, int] = {}  # response id -> its message's output index
+        self._call_at: dict[str, int] = {}  # function call item id -> its output index
 
     def encode(self, e: ev.SessionEvent) -> list[Json]:
         wire = self._encode(e)
@@ -138,6 +139,7 @@ class RealtimeEncoder:
             case ev.MessageStarted():
                 return self._message(e)
             case ev.FunctionCallAdded():
+                self._call_at[e.item.id] = e.output_index
                 item = wire_item(e.item)
                 return [
                     o.output_item_added(e.response_id, item, e.output_index),
@@ -202,9 +204,9 @@ class RealtimeEncoder:
         audio = started is None or "audio" in started.modalities
         modality = "audio" if audio else "text"
         status = "completed" if e.status == "completed" else "incomplete"
-        calls = [wire_item(c) for c in e.calls]
+        calls = [(self._call_at.pop(c.id, i), wire_item(c)) for i, c in enumerate(e.calls)]
         if not e.message:
-            return [o.response_done(self._response(e, calls, modality))]
+            return [o.response_done(self._response(e, [c for _, c in sorted(calls)], modality))]
         item = assistant_item(e.item_id, modality, e.text, status=status)
         wire = []
         if audio:
@@ -221,7 +223,8 @@ class RealtimeEncoder:
         ]
         if at:
             wire = [{**w, "output_index": at} if "output_index" in w else w for w in wire]
-        return [*wire, o.response_done(self._response(e, [*calls, item], modality))]
+        output = [w for _, w in sorted([*calls, (at, item)], key=lambda p: p[0])]
+        return [*wire, o.response_done(self._response(e, output, modality))]
 
     def _response(self, e: ev.ResponseDone, output: list[Json], modality: str) -> Json:
         return response_object(
