@@ -171,7 +171,8 @@ async def test_several_calls_after_speech_has_started(engines: Engines) -> None:
     assert done.output[0].content[0].transcript == "Let me check both cities."
     assert [json.loads(o.arguments)["city"] for o in done.output[1:]] == ["Paris", "Rome"]
     assert len({o.call_id for o in done.output[1:]}) == 2
-    added = [(e.item.type, e.output_index) for e in events if e.type == "response.output_item.added"]
+    added = [e for e in events if e.type == "response.output_item.added"]
+    added = [(e.item.type, e.output_index) for e in added]
     assert added == [("message", 0), ("function_call", 1), ("function_call", 2)]
     deltas = {e.output_index for e in events if e.type == "response.output_audio.delta"}
     assert deltas == {0}
