@@ -20,6 +20,17 @@ WEATHER = {
     },
 }
 OUTPUT = "Sunny and 22 degrees in Paris."
+# A response whose output is one function call, as GA sends it
+CALL_EVENTS = [
+    "response.created",
+    "response.output_item.added",
+    "conversation.item.added",
+    "response.function_call_arguments.delta",
+    "response.function_call_arguments.done",
+    "response.output_item.done",
+    "conversation.item.done",
+    "response.done",
+]
 
 
 def user_says(text: str) -> dict[str, Any]:
@@ -60,18 +71,7 @@ async def forced_call_then_output(conn: Any) -> None:
     )
     events = await until_done(conn)
     order = function_call_events(events)
-    assert order == [
-        "conversation.item.added",
-        "conversation.item.done",
-        "response.created",
-        "response.output_item.added",
-        "conversation.item.added",
-        "response.function_call_arguments.delta",
-        "response.function_call_arguments.done",
-        "response.output_item.done",
-        "conversation.item.done",
-        "response.done",
-    ]
+    assert order == ["conversation.item.added", "conversation.item.done", *CALL_EVENTS]
     done = events[-1].response
     assert done.status == "completed"
     [call] = done.output
