@@ -176,3 +176,20 @@ async def test_several_calls_after_speech_has_started(engines: Engines) -> None:
     assert added == [("message", 0), ("function_call", 1), ("function_call", 2)]
     deltas = {e.output_index for e in events if e.type == "response.output_audio.delta"}
     assert deltas == {0}
+
+
+async def test_a_backend_that_is_down_leaves_the_choice_to_the_fallback(engines: Engines) -> None:
+    from .ollama_server import unused_port
+
+    class Nowhere:  # what `served_by` reads of a backend: its port, where nothing listens
+        port = unused_port()
+
+    with served_by(engines, Nowhere(), "ollama") as srv:  # type: ignore[arg-type]
+        async with connect(srv.port) as conn:
+            await conn.session.update(session={"type": "realtime", "tools": [WEATHER]})
+            await conn.conversation.item.create(item=user_says("What's the weather in Paris?"))
+            await conn.response.create(response={"tool_choice": "required"})
+            events = await until_done(conn)
+    [call] = events[-1].response.output
+    assert call.type == "function_call" and call.name == "get_weather"
+    jsonschema.validate(json.loads(call.arguments), WEATHER["parameters"])

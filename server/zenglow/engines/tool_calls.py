@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -25,12 +26,16 @@ import ollama
 from ..tools.choosing import choose
 from ..tools.specs import Plan, ToolCall, ToolSpec, arguments_problem, forced
 from .base import EngineError
+from .endpoint import failure_kind
 from .llamacpp import LlamaCppChat
 from .ollama import OllamaChat
 from .openai_compat import OpenAICompatChat, error_text
-from .pool import ChatPool
+from .pool import ChatPool, NoEndpointError
+
+log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
+_DOWN = ("unreachable", "timeout", "model_missing")  # the fallback persona's model chooses
 ARGUMENT_TOKENS = 200  # the most the embedded model may write for one call's arguments
 _EXAMPLE = (
     "Function: set_alarm (Sets an alarm clock.)\n"
@@ -57,8 +62,16 @@ async def plan(
     if not tools or choice == "none":
         return Plan()
     if isinstance(chat, ChatPool):
-        async with chat.lease() as endpoint:
-            return await plan(endpoint, messages, tools, choice, max_tokens=max_tokens)
+        try:
+            async with chat.lease() as endpoint:
+                return await plan(endpoint, messages, tools, choice, max_tokens=max_tokens)
+        except EngineError as exc:
+            down = isinstance(exc, NoEndpointError) or failure_kind(exc) in _DOWN
+            if chat.fallback is None or not down:
+                raise
+            log.warning("choosing tools on %s failed (%s): %s chooses", chat.name, exc,
+                        chat.fallback.name)  # fmt: skip
+            return await plan(chat.fallback, messages, tools, choice, max_tokens=max_tokens)
     if isinstance(chat, LlamaCppChat):
         found = await _embedded(chat, messages, tools, choice)
     elif isinstance(chat, OllamaChat):
