@@ -122,3 +122,24 @@ def test_search_documents_is_offered_only_with_a_knowledge_base() -> None:
     done = asyncio.run(tools.run(ToolCall("c", "search_documents", '{"query": "warranty"}'),
                                  tools.builtin["search_documents"][0]))  # fmt: skip
     assert done.ok and done.output == "Nothing in the documents answers that."
+
+
+async def test_doctor_lists_the_mcp_servers_and_unknown_tool_names() -> None:
+    from zenglow.ops.doctor import tool_checks
+    from zenglow.settings import load_settings
+
+    from .test_tools_server import GONE, MCP_SERVER
+
+    s = load_settings(None)
+    personas = dict(s.personas)
+    personas["jarvis"] = personas["jarvis"].model_copy(update={"tools": ("get_time", "lamp")})
+    tools = ToolSettings(mcp_servers={"home": MCP_SERVER, "gone": GONE})
+    s = s.model_copy(update={"tools": tools, "personas": personas})
+    rows = {r.component: r for r in await tool_checks(s, timeout_s=20)}
+    assert rows["mcp:home"].status == "OK" and "HassTurnOff" in rows["mcp:home"].detail
+    assert rows["mcp:gone"].status == "WARN" and rows["mcp:gone"].detail.startswith("down: ")
+    assert (
+        rows["tools:jarvis"].status == "WARN"
+        and "no tool named lamp" in rows["tools:jarvis"].detail
+    )
+    assert "tools:leonardo" not in rows

@@ -254,6 +254,33 @@ async def chat_checks(s: Settings, timeout_s: float) -> tuple[list[Check], list[
     return rows, gpus, embedded
 
 
+async def tool_checks(s: Settings, timeout_s: float) -> list[Check]:
+    """Each MCP server's tools (a server that is down is a warning: the rest still runs),
+    and persona tool names that nothing offers."""
+    from ..tools.registry import ServerTools
+
+    tools = ServerTools(s.tools)
+    rows: list[Check] = []
+    try:
+        await tools.start(wait_s=timeout_s)
+        for name, server in tools.servers.items():
+            if server.up:
+                detail = f"{len(server.tools)} tools: {', '.join(server.tools) or 'none'}"
+                rows.append(Check(f"mcp:{name}", "OK", detail))
+            else:
+                rows.append(Check(f"mcp:{name}", "WARN", f"down: {server.problem}"))
+        for persona, p in s.personas.items():
+            offered = {t.name for t in tools.for_persona(p.tools)}
+            unknown = [t for t in p.tools if t not in offered and not t.startswith("mcp")]
+            unknown = [t for t in unknown if t != "search_documents"]  # needs the documents
+            if unknown:
+                detail = f"no tool named {', '.join(unknown)}: check personas.{persona}.tools"
+                rows.append(Check(f"tools:{persona}", "WARN", detail))
+    finally:
+        await tools.aclose()
+    return rows
+
+
 async def diagnose(s: Settings, *, timeout_s: float = 10.0) -> list[Check]:
     ct2 = cuda_device_count()
     device = s.stt.device
@@ -266,6 +293,7 @@ async def diagnose(s: Settings, *, timeout_s: float = 10.0) -> list[Check]:
     if embedded:
         rows.append(await asyncio.to_thread(embedded_model_check, s))
     rows += chats
+    rows += await tool_checks(s, timeout_s)
     gpus = await asyncio.to_thread(read_gpus)
     cuda_wanted = s.stt.device != "cpu" or bool(endpoint_gpus)
     rows += gpu_checks(gpus, ct2, cuda_wanted)
