@@ -100,7 +100,7 @@ export class VoiceClient {
         this.persona = ev.persona;
         break;
       case "response.done": {
-        const item = ev.response?.output?.[0];
+        const item = ev.response?.output?.find((o) => o.type === "message"); // not a call
         if (ev.response?.status === "cancelled") this.flush();
         else if (item) this.sink.markDone(item.id);
         break;

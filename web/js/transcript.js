@@ -78,7 +78,7 @@ export class Transcript {
         break;
       }
       case "response.done": {
-        const item = ev.response?.output?.[0];
+        const item = ev.response?.output?.find((o) => o.type === "message"); // not a call
         if (!item) break;
         const e = this.entry(item.id, "assistant");
         const heard = item.content?.[0]?.transcript ?? item.content?.[0]?.text ?? e.words;
