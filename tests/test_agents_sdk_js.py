@@ -74,3 +74,12 @@ def test_spoken_turn(server, tmp_path: Path) -> None:
     user = [h["text"] for h in result["history"] if h["role"] == "user"]
     assert len(user) == 1 and wer(c.transcript, user[0]) < 0.3
     assert result["audio_bytes"] > 24000
+
+
+def test_a_function_tool_is_called_and_its_result_spoken(server) -> None:
+    url = f"{server.stock_url}?model=jarvis"
+    result = node("agent_tool.mjs", url, "What is the weather forecast in Paris?")
+    check_clean(result)
+    assert len(result["called"]) == 1 and result["called"][0].strip()
+    assert result["outputs"] == [["function_call"], ["message"]]
+    assert result["audio_bytes"] > 24000
