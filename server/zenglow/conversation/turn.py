@@ -104,6 +104,9 @@ class Turn:
     reason: str = "default"  # why `persona` answers (for the zenglow.persona event)
     cue: str | None = None
     voice_for: Callable[[str], Voice | None] | None = None  # a persona's voice (handovers)
+    lead: str | None = None  # said first by the answering persona, before the model's words
+    # told of each sentence as it starts to play: its text and audio offset (None: text-only)
+    on_sentence: Callable[[str, float | None], Awaitable[None]] | None = None
     sentence_queue: int = 2
     clock: Callable[[], float] = time.monotonic
     text: str = ""  # everything the model produced
@@ -125,8 +128,14 @@ class Turn:
             if self.preface is not None:
                 await self.emit(TextOut(self.response_id, self.item_id, self.text))
                 await self._hand_over()
+            if self.lead:
+                self.text += self.lead + " "
+                await self._started(self.lead, None)
+                await self.emit(TextOut(self.response_id, self.item_id, self.lead + " "))
             await self._think(None)
             return
+        if self.lead:
+            self.text += self.lead + " "
         sentences: asyncio.Queue[str | Handover | None] = asyncio.Queue(self.sentence_queue)
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._think(sentences))
@@ -210,6 +219,8 @@ class Turn:
             offset_ms = await self._say(self.preface.text, self.preface.voice, offset_ms)
             await self._hand_over()
         voice = self.voice
+        if self.lead:
+            offset_ms = await self._say(self.lead, voice, offset_ms)
         while (item := await sentences.get()) is not None:
             if isinstance(item, Handover):
                 voice = self.voice_for(item.persona) if self.voice_for else voice
@@ -230,6 +241,7 @@ class Turn:
                     if self.marks.first_audio is None:
                         self.marks.first_audio = self.clock()
                     if not announced:
+                        await self._started(sentence, start_ms)
                         prefix = " " if self.spans else ""
                         await self.emit(TextOut(self.response_id, self.item_id, prefix + sentence))
                         announced = True
@@ -237,6 +249,10 @@ class Turn:
                     await self.speaker.play(self.response_id, self.item_id, chunk.pcm, chunk.cues)
             self.spans.append(_Span(sentence, start_ms, offset_ms))
         return offset_ms
+
+    async def _started(self, sentence: str, offset_ms: float | None) -> None:
+        if self.on_sentence is not None:
+            await self.on_sentence(sentence, offset_ms)
 
     # --- what was heard ----------------------------------------------------------------
 
