@@ -95,11 +95,16 @@ async def test_a_spoken_question_is_answered_from_the_documents_over_the_sdk(gro
     async with client.realtime.connect(
         model="jarvis", extra_query={"extensions": "zenglow"}
     ) as conn:
-        await conn.session.update(session={"type": "realtime", "output_modalities": ["audio"]})
+        # push to talk: the question is one turn however its pauses fall
+        audio = {"input": {"turn_detection": None}}
+        await conn.session.update(
+            session={"type": "realtime", "output_modalities": ["audio"], "audio": audio}
+        )
         for i in range(0, len(pcm), 4800):
-            await conn.input_audio_buffer.append(
-                audio=base64.b64encode(pcm[i : i + 4800].tobytes()).decode()
-            )
+            chunk = base64.b64encode(pcm[i : i + 4800].tobytes()).decode()
+            await conn.input_audio_buffer.append(audio=chunk)
+        await conn.input_audio_buffer.commit()
+        await conn.response.create()
         while True:
             raw = await asyncio.wait_for(conn.recv_bytes(), 120)
             events.append(json.loads(raw))
@@ -109,7 +114,10 @@ async def test_a_spoken_question_is_answered_from_the_documents_over_the_sdk(gro
     done = events[-1]
     assert done["response"]["status"] == "completed"
     personas = [(e["persona"], e["reason"]) for e in events if e["type"] == "zenglow.persona"]
-    assert personas == [("jarvis", "handoff"), ("leonardo", "documents")]
+    heard = [e["transcript"] for e in events if e["type"].endswith("transcription.completed")]
+    # (on a loaded machine the embedded model may miss its first-token deadline: then
+    # Jarvis takes over the rest of the reply, after the lead was said)
+    assert personas[:2] == [("jarvis", "handoff"), ("leonardo", "documents")], heard
 
     said = transcript_of(done)
     assert f"According to {HANDBOOK}" in said  # the source, named

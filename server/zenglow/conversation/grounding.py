@@ -19,6 +19,7 @@ from ..engines.base import ChatMessage
 from ..knowledge import Knowledge, KnowledgeError, Passage
 from ..knowledge.grounding import (
     NOT_FOUND,
+    PROMPT_PASSAGES,
     best_sentence,
     drawn_from,
     grounding_prompt,
@@ -94,6 +95,7 @@ class Grounding:
             if asked:
                 turn.chat = CannedReply(NOT_FOUND)
             return messages
+        passages = passages[:PROMPT_PASSAGES]
         if turn.persona != rules.analyst:  # a close passage: the analyst answers from it
             cue = f"passage of {passages[0].title} at {passages[0].score:.2f}"
             self.router.hand_to(turn, rules.analyst, "documents", cue, escalated=True)

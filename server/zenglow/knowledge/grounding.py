@@ -20,6 +20,7 @@ from .documents import Passage
 from .ranking import STOPWORDS
 
 NOT_FOUND = "I could not find that in your documents."
+PROMPT_PASSAGES = 3  # the best passages an answer is grounded in (a small model reads slowly)
 LEAD_MAX_CHARS = 300  # the sentence read out is cut near here
 SHARED_TERMS = 3  # content words a sentence shares with a passage to count as drawn from it
 _STEM = 5  # words are compared by their first letters: "leave" ~ "leaves"
