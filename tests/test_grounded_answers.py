@@ -150,11 +150,8 @@ async def test_a_spoken_question_is_answered_from_the_documents_over_the_sdk(gro
 
 
 async def test_a_question_the_documents_do_not_answer_gets_no_invention(grounded):
-    async with connect(grounded.ws_url) as client:
-        await client.wait_for("session.created")
-        await client.send(user_text("According to my notes, what is the capital of Australia?"))
-        await client.send({"type": "response.create"})
-        done = await client.wait_for("response.done", timeout=90)
+    client = await ask(grounded, "According to my notes, what is the capital of Australia?")
+    done = client.of("response.done")[0]
     said = transcript_of(done)
     assert said.endswith(NOT_FOUND) and "I could not find that" in said
     assert not client.of("zenglow.citations")

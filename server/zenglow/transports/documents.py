@@ -12,6 +12,7 @@ one too large), an unknown id a 404, an index built by another embedding model a
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
@@ -94,40 +95,43 @@ async def add_document(
     return JSONResponse(body, status_code=201 if result.status != "unchanged" else 200)
 
 
-@router.get("/v1/documents", summary="The documents Leonardo answers from")
-async def list_documents(request: Request) -> JSONResponse:
+async def _answer(
+    request: Request, work: Callable[[Knowledge], Awaitable[dict[str, Any]]]
+) -> JSONResponse:
+    """`work`'s answer over the server's documents, or the error it ran into."""
     knowledge = _knowledge(request)
     if knowledge is None:
         return error_response(*_OFF)
     try:
-        found = await knowledge.documents()
+        return JSONResponse(await work(knowledge))
     except KnowledgeError as exc:
         return _failure(exc)
-    return JSONResponse({"object": "list", "data": [document_json(d) for d in found]})
+
+
+@router.get("/v1/documents", summary="The documents Leonardo answers from")
+async def list_documents(request: Request) -> JSONResponse:
+    async def listed(knowledge: Knowledge) -> dict[str, Any]:
+        found = await knowledge.documents()
+        return {"object": "list", "data": [document_json(d) for d in found]}
+
+    return await _answer(request, listed)
 
 
 @router.get("/v1/documents/{document_id}", summary="A document and its passages")
 async def get_document(request: Request, document_id: str) -> JSONResponse:
-    knowledge = _knowledge(request)
-    if knowledge is None:
-        return error_response(*_OFF)
-    try:
-        info = await knowledge.document(document_id)
+    async def read(knowledge: Knowledge) -> dict[str, Any]:
+        body = document_json(await knowledge.document(document_id))
         passages = await knowledge.passages_of(document_id)
-    except KnowledgeError as exc:
-        return _failure(exc)
-    body = document_json(info)
-    body["passages"] = [{"locator": c.locator, "text": c.text} for c in passages]
-    return JSONResponse(body)
+        body["passages"] = [{"locator": c.locator, "text": c.text} for c in passages]
+        return body
+
+    return await _answer(request, read)
 
 
 @router.delete("/v1/documents/{document_id}", summary="Remove a document")
 async def delete_document(request: Request, document_id: str) -> JSONResponse:
-    knowledge = _knowledge(request)
-    if knowledge is None:
-        return error_response(*_OFF)
-    try:
+    async def delete(knowledge: Knowledge) -> dict[str, Any]:
         await knowledge.delete(document_id)
-    except KnowledgeError as exc:
-        return _failure(exc)
-    return JSONResponse({"id": document_id, "object": "document.deleted", "deleted": True})
+        return {"id": document_id, "object": "document.deleted", "deleted": True}
+
+    return await _answer(request, delete)
