@@ -75,7 +75,10 @@ class Grounding:
         """The turn's messages, with passages when its answer should come from documents."""
         knowledge = self.ctx.engines.knowledge
         rules = self.router.rules
-        if knowledge is None or not messages or messages[-1]["role"] != "user":
+        personas = self.ctx.engines.settings.personas
+        if knowledge is None or rules.analyst not in personas:
+            return messages  # no documents, or nobody to answer from them
+        if not messages or messages[-1]["role"] != "user":
             return messages
         question = messages[-1]["content"][:QUESTION_CHARS]
         asked = turn.reason == "documents" or asks_documents(question, rules) is not None
@@ -100,9 +103,7 @@ class Grounding:
             cue = f"passage of {passages[0].title} at {passages[0].score:.2f}"
             self.router.hand_to(turn, rules.analyst, "documents", cue, escalated=True)
             messages = self.router.with_system(turn, messages)
-        lead = lead_line(
-            passages[0], await self._answering_sentence(knowledge, question, passages[0])
-        )
+        lead = lead_line(passages[0], await answering_sentence(knowledge, question, passages[0]))
         turn.lead = lead
         turn.on_sentence = Citations(turn, passages, lead).spoken
         system = f"{messages[0]['content']}\n\n{grounding_prompt(passages, lead)}"
@@ -113,18 +114,17 @@ class Grounding:
             return []  # nothing ingested: no embedding to pay for
         return await knowledge.search(question)
 
-    async def _answering_sentence(
-        self, knowledge: Knowledge, question: str, passage: Passage
-    ) -> str:
-        """The passage's sentence closest to the question (by its embedding, and the words
-        they share); by the shared words alone if the embedding model fails."""
-        candidates = passage_sentences(passage) or [passage.text]
-        if len(candidates) == 1:
-            return candidates[0]
-        try:
-            rows = await knowledge.embedder.embed_documents(candidates)
-            query = await knowledge.embedder.embed_query(question)
-        except KnowledgeError as exc:
-            log.warning("choosing the sentence to read out without embeddings: %s", exc)
-            return best_sentence(question, candidates)
-        return best_sentence(question, candidates, rows @ query)
+
+async def answering_sentence(knowledge: Knowledge, question: str, passage: Passage) -> str:
+    """The passage's sentence closest to the question (by its embedding, and the words they
+    share); by the shared words alone if the embedding model fails."""
+    candidates = passage_sentences(passage) or [passage.text]
+    if len(candidates) == 1:
+        return candidates[0]
+    try:
+        rows = await knowledge.embedder.embed_documents(candidates)
+        query = await knowledge.embedder.embed_query(question)
+    except KnowledgeError as exc:
+        log.warning("choosing the sentence to read out without embeddings: %s", exc)
+        return best_sentence(question, candidates)
+    return best_sentence(question, candidates, rows @ query)
