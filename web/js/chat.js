@@ -22,7 +22,10 @@ let ctx = null;
 const auth = new Credentials({ required: config.auth, base: serverBase(config), ask: askKey });
 auth.adoptFragment();
 const sources = new SourceCards($("sources"), () => client?.sink.playing() ?? null);
-const uploads = new DocumentUploads($("uploads"), { base: serverBase(config), headers: () => auth.headers() });
+const uploads = new DocumentUploads($("uploads"), {
+  base: serverBase(config),
+  headers: () => auth.headers(),
+});
 uploads.acceptDrops(document.body);
 $("add-documents").accept = ACCEPT.join(",");
 $("add-documents").addEventListener("change", (e) => {
