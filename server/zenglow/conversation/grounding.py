@@ -12,6 +12,7 @@ analyst says so (`NOT_FOUND`) and the chat model is not called: nothing is inven
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 
@@ -54,12 +55,12 @@ class Citations:
     """Tells the client which sources each sentence of a grounded answer draws on, as that
     sentence starts to play."""
 
-    def __init__(self, turn: Turn, passages: Sequence[Passage], lead: str) -> None:
-        self.turn, self.passages, self.lead = turn, tuple(passages), lead
+    def __init__(self, turn: Turn, passages: Sequence[Passage]) -> None:
+        self.turn, self.passages = turn, tuple(passages)
 
     async def spoken(self, sentence: str, offset_ms: float | None) -> None:
         found = drawn_from(sentence, self.passages)
-        if sentence == self.lead and 0 not in found:
+        if sentence == self.turn.lead and 0 not in found:
             found.insert(0, 0)  # the line that reads out the best passage names it
         if found:
             sources = tuple(self.passages[i] for i in found)
@@ -103,11 +104,21 @@ class Grounding:
             cue = f"passage of {passages[0].title} at {passages[0].score:.2f}"
             self.router.hand_to(turn, rules.analyst, "documents", cue, escalated=True)
             messages = self.router.with_system(turn, messages)
+        turn.on_sentence = Citations(turn, passages).spoken
+        turn.lead = asyncio.ensure_future(self._lead(knowledge, messages, passages))
+        return messages
+
+    async def _lead(
+        self, knowledge: Knowledge, messages: list[ChatMessage], passages: list[Passage]
+    ) -> str:
+        """The opening line, made while the handoff line plays.  It completes the system
+        prompt, which quotes it, in `messages` (the turn's own list: its model waits for
+        the line before it reads them)."""
+        question = messages[-1]["content"][:QUESTION_CHARS]
         lead = lead_line(passages[0], await answering_sentence(knowledge, question, passages[0]))
-        turn.lead = lead
-        turn.on_sentence = Citations(turn, passages, lead).spoken
         system = f"{messages[0]['content']}\n\n{grounding_prompt(passages, lead)}"
-        return [{"role": "system", "content": system}, *messages[1:]]
+        messages[0] = {"role": "system", "content": system}
+        return lead
 
     async def _search(self, knowledge: Knowledge, question: str) -> list[Passage]:
         if await knowledge.passage_count() == 0:
