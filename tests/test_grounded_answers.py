@@ -219,3 +219,23 @@ async def test_a_text_reply_cites_without_audio_offsets_and_stock_clients_see_no
         await stock.send({"type": "response.create"})
         await stock.wait_for("response.done", timeout=90)
     assert not [e for e in stock.events if e["type"].startswith("zenglow.")]
+
+
+async def test_citations_come_over_a_webrtc_call_too(scripted):
+    from .webrtc_peer import Peer
+
+    srv, _ = scripted
+    peer = Peer()
+    try:
+        resp = await peer.call(f"http://127.0.0.1:{srv.port}")
+        assert resp.status_code == 201, resp.text
+        await peer.wait_for("session.created", timeout=30)
+        peer.send(user_text("What does the handbook say about the guest wireless network?"))
+        peer.send({"type": "response.create"})
+        done = await peer.wait_for("response.done", timeout=90)
+    finally:
+        await peer.close()
+    cited = peer.of("zenglow.citations")
+    assert cited and cited[0]["response_id"] == done["response"]["id"]
+    assert "Bryggen-Guest" in cited[0]["sources"][0]["text"]
+    assert cited[0]["audio_offset_ms"] > 0  # after the handoff line
