@@ -18,7 +18,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from zenglow.app import create_app
 from zenglow.engines.loader import Engines
-from zenglow.knowledge import Knowledge
+from zenglow.knowledge import SUFFIXES, Knowledge
 from zenglow.settings.knowledge import KnowledgeSettings
 
 from .conftest import engines_with
@@ -92,6 +92,8 @@ def test_chat_page_uploads_documents_and_shows_sources_as_leonardo_speaks(
     ctx = launch(pw, tmp_path / "profile", mic=silence_wav(tmp_path / "s.wav", 60))
     try:
         page = open_page(ctx, url(empty_index, "/?transport=ws"))
+        accepts = page.get_attribute("#add-documents", "accept") or ""
+        assert set(accepts.split(",")) == set(SUFFIXES)  # the server's file types
         broken = tmp_path / "broken.pdf"
         broken.write_bytes(b"%PDF-1.7\n" + b"\x00garbage" * 50)
         page.set_input_files("#add-documents", [str(corpus / "manual.pdf"), str(broken)])

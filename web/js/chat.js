@@ -10,7 +10,7 @@ import { realtimeUrl } from "./realtime.js";
 import { SourceCards } from "./sources.js";
 import { Transcript } from "./transcript.js";
 import { LABELS, chooseTransport } from "./transports.js";
-import { ACCEPT, DocumentUploads } from "./uploads.js";
+import { DocumentUploads } from "./uploads.js";
 
 const $ = (id) => document.getElementById(id);
 const config = await loadConfig();
@@ -27,7 +27,7 @@ const uploads = new DocumentUploads($("uploads"), {
   headers: () => auth.headers(),
 });
 uploads.acceptDrops(document.body);
-$("add-documents").accept = ACCEPT.join(",");
+$("add-documents").accept = (config.documents || []).join(","); // the server's file types
 $("add-documents").addEventListener("change", (e) => {
   uploads.add([...e.target.files]);
   e.target.value = "";

@@ -2,8 +2,6 @@
 // POST /v1/documents one by one, each with its upload progress, then how many passages the
 // server made of it, or why it was refused.
 
-export const ACCEPT = [".txt", ".md", ".markdown", ".pdf", ".html", ".htm"];
-
 export class DocumentUploads {
   /** list: the element the uploads are listed in; base: the server's origin; headers(): auth. */
   constructor(list, { base = "", headers = () => ({}) } = {}) {
