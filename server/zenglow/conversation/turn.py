@@ -104,6 +104,11 @@ class Turn:
     reason: str = "default"  # why `persona` answers (for the zenglow.persona event)
     cue: str | None = None
     voice_for: Callable[[str], Voice | None] | None = None  # a persona's voice (handovers)
+    # said first by the answering persona, before the model's words; a task while it is being
+    # made (the handoff line meanwhile plays, and the model waits for it)
+    lead: str | asyncio.Future[str] | None = None
+    # told of each sentence as it starts to play: its text and audio offset (None: text-only)
+    on_sentence: Callable[[str, float | None], Awaitable[None]] | None = None
     sentence_queue: int = 2
     clock: Callable[[], float] = time.monotonic
     text: str = ""  # everything the model produced
@@ -125,6 +130,10 @@ class Turn:
             if self.preface is not None:
                 await self.emit(TextOut(self.response_id, self.item_id, self.text))
                 await self._hand_over()
+            if lead := await self._lead():
+                self.text += lead + " "
+                await self._started(lead, None)
+                await self.emit(TextOut(self.response_id, self.item_id, lead + " "))
             await self._think(None)
             return
         sentences: asyncio.Queue[str | Handover | None] = asyncio.Queue(self.sentence_queue)
@@ -139,8 +148,15 @@ class Turn:
         if to != self.persona:
             self._handovers.append(Handover(to, failover_line(self.persona, to)))
 
+    async def _lead(self) -> str | None:
+        if isinstance(self.lead, asyncio.Future):
+            self.lead = await self.lead
+        return self.lead
+
     async def _think(self, sentences: asyncio.Queue[str | Handover | None] | None) -> None:
         chunker = SentenceChunker()
+        if sentences is not None and (lead := await self._lead()):
+            self.text += lead + " "  # before the model's words, which may need it
         self._handovers: list[Handover] = []
         self._resuming = False
         kwargs: dict[str, Any] = {}
@@ -210,6 +226,8 @@ class Turn:
             offset_ms = await self._say(self.preface.text, self.preface.voice, offset_ms)
             await self._hand_over()
         voice = self.voice
+        if lead := await self._lead():
+            offset_ms = await self._say(lead, voice, offset_ms)
         while (item := await sentences.get()) is not None:
             if isinstance(item, Handover):
                 voice = self.voice_for(item.persona) if self.voice_for else voice
@@ -230,6 +248,7 @@ class Turn:
                     if self.marks.first_audio is None:
                         self.marks.first_audio = self.clock()
                     if not announced:
+                        await self._started(sentence, start_ms)
                         prefix = " " if self.spans else ""
                         await self.emit(TextOut(self.response_id, self.item_id, prefix + sentence))
                         announced = True
@@ -237,6 +256,10 @@ class Turn:
                     await self.speaker.play(self.response_id, self.item_id, chunk.pcm, chunk.cues)
             self.spans.append(_Span(sentence, start_ms, offset_ms))
         return offset_ms
+
+    async def _started(self, sentence: str, offset_ms: float | None) -> None:
+        if self.on_sentence is not None:
+            await self.on_sentence(sentence, offset_ms)
 
     # --- what was heard ----------------------------------------------------------------
 

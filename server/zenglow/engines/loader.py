@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..knowledge import Knowledge, KnowledgeError
 from ..ops.metrics import Metrics
 from ..settings import EndpointSettings, PersonaSettings, Settings
 from .base import ChatMessage, ChatModel, EngineError, Voice
@@ -41,6 +42,7 @@ class Engines:
     metrics: Metrics = field(default_factory=Metrics)
     load_seconds: dict[str, float] = field(default_factory=dict)
     turn_model: SmartTurnModel | None = None  # semantic_vad's turn-end model
+    knowledge: Knowledge | None = None  # the user's documents, which ground Leonardo
 
     def chat_for(self, persona: str) -> ChatModel:
         return self.chats[persona]
@@ -110,6 +112,7 @@ class Engines:
                 await chat.warm_up(persona.system_prompt)
             elif isinstance(chat, (OllamaChat, OpenAICompatChat)):
                 await chat.warm_up()
+        await self._warm_knowledge()
         for name, pool in pools.items():
             reachable = [pool, pool.fallback] if pool.fallback is not None else [pool]
             if not any(e.healthy for p in reachable for e in p.endpoints):
@@ -122,11 +125,25 @@ class Engines:
                     )
                 )
 
+    async def _warm_knowledge(self) -> None:
+        """The embedding model and the index, loaded now; a problem with them (an index
+        that needs `zenglow reindex`, an embedding server down) leaves Leonardo without his
+        documents until it is fixed, and the server serves on."""
+        if self.knowledge is None:
+            return
+        try:
+            await self.knowledge.warm_up()
+        except KnowledgeError as exc:
+            log.warning("documents: %s; answers are not grounded until this is fixed", exc)
+
     async def aclose(self) -> None:
-        """Stop the chat pools' health probes and close their connections."""
+        """Stop the chat pools' health probes and close their connections; close the
+        document index."""
         for chat in self.chats.values():
             if isinstance(chat, ChatPool):
                 await chat.aclose()
+        if self.knowledge is not None:
+            await self.knowledge.aclose()
 
 
 def stt_from(settings: Settings) -> FasterWhisperSTT:
@@ -156,6 +173,7 @@ def build_engines(settings: Settings) -> Engines:
         chats=chats,
         metrics=metrics,
         turn_model=shared_turn_model(),
+        knowledge=Knowledge(s.knowledge, metrics=metrics),
     )
 
 

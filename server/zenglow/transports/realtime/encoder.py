@@ -122,6 +122,8 @@ class RealtimeEncoder:
                 return self._done(e)
             case ev.PersonaChanged():
                 return [o.persona(e.persona, e.reason)]
+            case ev.SourcesCited():
+                return [o.citations(e.response_id, e.item_id, e.audio_offset_ms, e.text, e.sources)]
             case ev.TurnMetrics():
                 return [o.turn_metrics(e.response_id, **e.metrics_ms)]
             case ev.ErrorRaised():
