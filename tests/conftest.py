@@ -18,9 +18,12 @@ from .web_lips import REPLY
 
 
 @pytest.fixture(scope="session")
-def engines() -> Engines:
-    """The embedded engines (Whisper tiny.en, Silero, Piper joe, Gemma 3 270M), loaded once."""
-    engines = build_engines(load_settings(None))
+def engines(tmp_path_factory: pytest.TempPathFactory) -> Engines:
+    """The embedded engines (Whisper tiny.en, Silero, Piper joe, Gemma 3 270M), loaded once,
+    with an empty document index of their own (not the user's)."""
+    settings = load_settings(None)
+    index = settings.knowledge.model_copy(update={"data_dir": tmp_path_factory.mktemp("index")})
+    engines = build_engines(settings.model_copy(update={"knowledge": index}))
     engines.load()
     return engines
 

@@ -102,11 +102,14 @@ def test_services_gpus_and_order(project):
     assert zenglow["environment"]["ZENGLOW_STT__DEVICE"] == "cuda:0"
     assert "deploy" not in services["model-pull"]
 
-    conditions = {k: v["condition"] for k, v in zenglow["depends_on"].items()}
+    conditions = {k: (v["condition"], v["required"]) for k, v in zenglow["depends_on"].items()}
     assert conditions == {
-        "model-pull": "service_completed_successfully",
-        "ollama-gpu0": "service_healthy",
-        "ollama-gpu1": "service_healthy",
+        "model-pull": ("service_completed_successfully", True),
+        "ollama-gpu0": ("service_healthy", True),
+        "ollama-gpu1": ("service_healthy", True),
+        # the embeddings GPU, only with --profile embeddings
+        "ollama-gpu2": ("service_healthy", False),
+        "embed-pull": ("service_completed_successfully", False),
     }
     pull_deps = services["model-pull"]["depends_on"]
     assert {v["condition"] for v in pull_deps.values()} == {"service_healthy"}
@@ -117,9 +120,9 @@ def test_services_gpus_and_order(project):
     assert [p["target"] for p in zenglow["ports"]] == [8000]
 
 
-def pulls(project: dict[str, Any]) -> set[tuple[str, str]]:
+def pulls(project: dict[str, Any], service: str = "model-pull") -> set[tuple[str, str]]:
     """(Ollama service, model) for each `OLLAMA_HOST=http://svc:port ollama pull model`."""
-    script = " ".join(project["services"]["model-pull"]["command"])
+    script = " ".join(project["services"][service]["command"])
     found = set()
     for line in script.splitlines():
         m = re.fullmatch(r"OLLAMA_HOST=(\S+) ollama pull (\S+)", line.strip())
@@ -147,13 +150,30 @@ def test_the_mounted_config_matches_the_services(project, monkeypatch):
             url = urlsplit(endpoint.url or "")
             assert url.hostname in project["services"] and url.port == 11434
             served.add((url.hostname, endpoint.model))
-    assert served == pulls(project)
+    embedder = settings.knowledge.embedder
+    assert embedder.kind == "ollama" and embedder.model == "nomic-embed-text"
+    assert [urlsplit(u).hostname for u in embedder.urls()] == ["ollama-gpu2", "ollama-gpu1"]
+    assert served | {("ollama-gpu1", "nomic-embed-text")} == pulls(project)
+    index = next(v for v in zenglow["volumes"] if v["target"] == str(settings.knowledge.data_dir))
+    assert index["type"] == "volume" and index["source"] in project["volumes"]
     assert served == {
         ("ollama-gpu0", "mistral:7b-instruct-q5_k_m"),
         ("ollama-gpu1", "phi3:3.8b-mini-4k-instruct-q4_0"),
     }
     jarvis = settings.personas["jarvis"].chat.pool()[0]
     assert urlsplit(jarvis.url or "").hostname == "ollama-gpu1"  # Jarvis shares GPU 1
+
+
+def test_the_embeddings_gpu_is_a_profile(project):
+    assert not {"ollama-gpu2", "embed-pull"} & set(project["services"])  # not by default
+    done = compose("--profile", "embeddings", "config", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    services = json.loads(done.stdout)["services"]
+    assert gpu_ids(services["ollama-gpu2"]) == ["2"]
+    assert services["ollama-gpu2"]["healthcheck"]["test"][0] == "CMD"
+    assert pulls({"services": services}, "embed-pull") == {("ollama-gpu2", "nomic-embed-text")}
+    assert services["embed-pull"]["depends_on"]["ollama-gpu2"]["condition"] == "service_healthy"
+    assert set(services["zenglow"]["depends_on"]) >= {"ollama-gpu2", "embed-pull"}
 
 
 def ignored(path: str, patterns: list[str]) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from zenglow.knowledge import Knowledge
 from zenglow.ops.doctor import (
     Check,
     EndpointGpu,
@@ -18,10 +19,12 @@ from zenglow.ops.doctor import (
     diagnose,
     exit_status,
     gpu_checks,
+    knowledge_check,
     render_table,
     to_json,
 )
 from zenglow.settings import load_settings
+from zenglow.settings.knowledge import KnowledgeSettings
 
 from .ollama_server import OllamaServer, Script, unused_port
 from .test_cli import clean_env, zenglow_command
@@ -126,6 +129,14 @@ name = "gone"
 [personas.mira]
 display_name = "Mira"
 system_prompt = "You are Mira."
+
+[knowledge]
+data_dir = "{path.parent / "index"}"
+
+[knowledge.embedder]
+kind = "ollama"
+model = "nomic-embed-text"
+url = "http://127.0.0.1:{gone}"
 """
         )
         yield path
@@ -146,12 +157,31 @@ def test_diagnose_finds_what_is_missing(doctor_config):
     assert rows["chat:mira/embedded"] == Check(
         "chat:mira/embedded", "OK", "embedded, in-process: ready"
     )
+    documents = rows["documents"]
+    assert documents.status == "FAIL" and f"127.0.0.1:{port.rsplit(':', 1)[1]}" in documents.detail
 
     # No GPU here: the endpoint labelled GPU 1 on this machine draws a warning, no failure.
     assert rows["gpu"].status == "WARN"
     assert rows["device:chat:jarvis/main"].status == "WARN"
     assert rows["device:stt"] == Check("device:stt", "OK", "cpu")
     assert exit_status(list(rows.values())) == 1
+
+
+def test_the_document_index_is_checked(tmp_path):
+    settings = load_settings(None)
+    settings = settings.model_copy(
+        update={"knowledge": KnowledgeSettings(data_dir=tmp_path / "index")}
+    )
+
+    async def ingest_then_check() -> Check:
+        knowledge = Knowledge(settings.knowledge)
+        (tmp_path / "notes.md").write_text("# Notes\n\nThe shed code is 4711.\n")
+        await knowledge.ingest(tmp_path / "notes.md")
+        await knowledge.aclose()
+        return await knowledge_check(settings, 10)
+
+    row = asyncio.run(ingest_then_check())
+    assert row.status == "OK" and row.detail.endswith(": 1 documents, 1 passages"), row
 
 
 def doctor(*args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -48,6 +48,7 @@ from openai.types.realtime import realtime_response_create_audio_output as respo
 from pydantic import Field, TypeAdapter
 
 from zenglow.engines.base import VisemeCue
+from zenglow.knowledge import Passage
 from zenglow.transports.realtime.client_events import (
     OFF,
     AudioAppend,
@@ -77,6 +78,11 @@ from zenglow.transports.realtime.objects import (
 from zenglow.transports.realtime.server_events import ServerEvents
 
 MAX = 1 << 20
+
+
+LEAVE = Passage(
+    "doc_1", "Staff Handbook", "Leave > Annual", "Every staff member gets 27 days.", 0.61234
+)
 
 
 def parse(event: dict[str, Any] | SDKModel) -> Any:
@@ -510,6 +516,7 @@ def extensions(events: ServerEvents) -> list[dict[str, Any]]:
         events.state("speaking"),
         events.turn_metrics("resp_1", endpoint_ms=610.04, stt_ms=95.0, voice_to_voice_ms=None),
         events.persona("leonardo", "analysis requested"),
+        events.citations("resp_1", "item_a", 1234.56, "It is 27 days.", [LEAVE]),
         events.tool("resp_1", "call_1", "get_time", "completed", "It is noon."),
     ]
 
@@ -615,7 +622,7 @@ def test_extension_events_pass_through_the_sdk_parse_path() -> None:
 
 
 def test_extension_payloads() -> None:
-    visemes, state, metrics, persona, tool = extensions(ServerEvents())
+    visemes, state, metrics, persona, citations, tool = extensions(ServerEvents())
     assert visemes["audio_offset_ms"] == 240.0
     assert visemes["cues"] == [
         {"viseme": "sil", "start_ms": 0.0, "end_ms": 12.3},
@@ -630,6 +637,16 @@ def test_extension_payloads() -> None:
     assert (persona["persona"], persona["reason"]) == ("leonardo", "analysis requested")
     assert (tool["name"], tool["status"]) == ("get_time", "completed")
     assert tool["output"] == "It is noon."
+    assert (citations["response_id"], citations["audio_offset_ms"]) == ("resp_1", 1234.6)
+    assert citations["text"] == "It is 27 days."
+    assert citations["sources"] == [
+        {
+            "document_id": "doc_1", "title": "Staff Handbook", "locator": "Leave > Annual",
+            "text": "Every staff member gets 27 days.", "score": 0.612, "audio_offset_ms": 1234.6,
+        }
+    ]  # fmt: skip
+    untimed = ServerEvents().citations("resp_1", "item_t", None, "It is 27 days.", [LEAVE])
+    assert untimed["audio_offset_ms"] is None and untimed["sources"][0]["audio_offset_ms"] is None
     with pytest.raises(ValueError):
         ServerEvents().state("dancing")
     with pytest.raises(ValueError):

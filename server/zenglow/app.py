@@ -100,5 +100,8 @@ def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
 
     app.include_router(rest_router)  # /{persona}/speak, /think, /listen
     app.include_router(client_secrets_router)  # POST /v1/realtime/client_secrets
+    from .transports.documents import router as documents_router
+
+    app.include_router(documents_router)  # /v1/documents: Leonardo's documents
 
     return app

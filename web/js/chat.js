@@ -7,8 +7,10 @@ import { Diagnostics } from "./diagnostics.js";
 import { describe } from "./messages.js";
 import { Mic } from "./mic.js";
 import { realtimeUrl } from "./realtime.js";
+import { SourceCards } from "./sources.js";
 import { Transcript } from "./transcript.js";
 import { LABELS, chooseTransport } from "./transports.js";
+import { DocumentUploads } from "./uploads.js";
 
 const $ = (id) => document.getElementById(id);
 const config = await loadConfig();
@@ -19,6 +21,19 @@ let client = null;
 let ctx = null;
 const auth = new Credentials({ required: config.auth, base: serverBase(config), ask: askKey });
 auth.adoptFragment();
+const sources = new SourceCards($("sources"), () => client?.sink.playing() ?? null);
+const uploads = new DocumentUploads($("uploads"), {
+  base: serverBase(config),
+  headers: () => auth.headers(),
+});
+uploads.acceptDrops(document.body);
+$("add-documents").accept = (config.documents || []).join(","); // the server's file types
+$("add-documents").addEventListener("change", (e) => {
+  uploads.add([...e.target.files]);
+  e.target.value = "";
+});
+window.zenglow.sources = () => sources.shown();
+window.zenglow.uploads = () => uploads.results.slice();
 
 /** Shows the key form and resolves to what is typed (null when it is dismissed). */
 function askKey() {
@@ -100,6 +115,7 @@ async function connect() {
   diag.attach(c);
   c.onEvent((ev) => {
     transcript.handle(ev);
+    sources.handle(ev);
     if (ev.type === "zenglow.persona") setPersona(ev.persona);
     if (ev.type === "zenglow.state")
       $("status").textContent = `Connected${via()} · ${ev.state.replace("_", " ")}`;

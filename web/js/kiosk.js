@@ -7,6 +7,7 @@ import { loadConfig, serverBase } from "./config.js";
 import { Diagnostics } from "./diagnostics.js";
 import { describe } from "./messages.js";
 import { backoffMs } from "./realtime.js";
+import { SourceCards } from "./sources.js";
 import { chooseTransport } from "./transports.js";
 
 const $ = (id) => document.getElementById(id);
@@ -17,6 +18,9 @@ const ctx = new AudioContext({ latencyHint: "interactive" });
 // A kiosk has nobody to type a key: it comes in the address, as /kiosk#key=KEY.
 const auth = new Credentials({ required: config.auth, base: serverBase(config) });
 auth.adoptFragment();
+let current = null; // the connected client
+const sources = new SourceCards($("sources"), () => current?.sink.playing() ?? null);
+window.zenglow.sources = () => sources.shown();
 let attempt = 0;
 let lastActive = performance.now();
 
@@ -55,7 +59,9 @@ async function run() {
     return;
   }
   diag.attach(client);
+  current = client;
   client.onEvent((ev) => {
+    sources.handle(ev);
     if (ev.type === "zenglow.state" && ev.state !== "listening") lastActive = performance.now();
   });
   let closed = false;

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..engines.base import VisemeCue
+from ..knowledge.documents import Passage
 from ..speech import vad
 from ..tools.specs import ToolSpec
 
@@ -226,6 +227,18 @@ class TextOut:
 
 
 @dataclass(frozen=True, slots=True)
+class SourcesCited:
+    """The sentence about to play (from `audio_offset_ms` of the response's audio; None in a
+    text-only reply) names or draws on these passages of the user's documents."""
+
+    response_id: str
+    item_id: str
+    audio_offset_ms: float | None
+    text: str  # the sentence: a key point of its sources
+    sources: tuple[Passage, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseDone:
     response_id: str
     item_id: str
@@ -277,6 +290,7 @@ SessionEvent = (
     | ToolRan
     | AudioOut
     | TextOut
+    | SourcesCited
     | ResponseDone
     | TurnMetrics
     | ErrorRaised

@@ -18,6 +18,7 @@ from ..ops.redact import public
 from ..tools.specs import ToolSpec
 from .context import SessionContext
 from .events import AudioOut, Item, ResponseDone, ResponseStarted, SessionEvent, TurnMetrics
+from .grounding import Grounding
 from .router import Router
 from .speaker import Speaker
 from .tooling import ToolRounds, chat_messages, may_call
@@ -51,6 +52,7 @@ class Replies:
         self.speculation: Reply | None = None
         self.turns: dict[str, Turn] = {}  # assistant item id -> its turn (recent ones)
         self.router = Router(ctx)
+        self.grounding = Grounding(ctx, self.router)
 
     # --- starting ----------------------------------------------------------------------
 
@@ -153,6 +155,7 @@ class Replies:
             return  # nothing to answer; the confirmed turn will find out too
         turn.messages = [*self._messages(None), {"role": "user", "content": text}]
         turn.messages = self.router.route(reply.turn, list(turn.messages))
+        turn.messages = await self.grounding.ground(turn, list(turn.messages))
         if turn.speaker is not None:
             turn.speaker.hold(turn.response_id)
         run = asyncio.ensure_future(turn.run())
@@ -184,6 +187,7 @@ class Replies:
             await s.set_state("listening")
             return
         reply.turn.messages = self.router.route(reply.turn, self._messages(reply.instructions))
+        reply.turn.messages = await self.grounding.ground(reply.turn, list(reply.turn.messages))
         reply.turn.marks.started = reply.turn.marks.committed = s.clock()
         await self._announce(reply)
         await self._complete(reply, asyncio.ensure_future(reply.turn.run()))

@@ -43,20 +43,27 @@ class Router:
             return messages
         if r.text.strip() and r.text != said:
             messages = [*messages[:-1], {"role": "user", "content": r.text}]
-        self.retarget(turn, r.persona, r.reason, r.cue)
+        self.hand_to(turn, r.persona, r.reason, r.cue, escalated=r.escalated)
+        return self.with_system(turn, messages)
+
+    def hand_to(
+        self, turn: Turn, persona: str, reason: str, cue: str | None, *, escalated: bool
+    ) -> None:
+        """Retarget the turn; counted when not the default persona; an escalated turn
+        opens with the default persona's handoff line."""
+        self.retarget(turn, persona, reason, cue)
         default = self.rules.default
-        if r.persona != default:
-            s.engines.metrics.escalations_total.labels(default, r.persona, r.reason).inc()
-        if r.escalated:
+        if persona != default:
+            self.ctx.engines.metrics.escalations_total.labels(default, persona, reason).inc()
+        if escalated:
             line = handoff_line(
                 default,
-                r.persona,
-                cue=r.cue,
+                persona,
+                cue=cue,
                 seed=hash(turn.response_id),
                 lines=self.rules.handoff_lines,
             )
             turn.preface = Preface(default, line, self.voice(default))
-        return self.with_system(turn, messages)
 
     def with_system(self, turn: Turn, messages: list[ChatMessage]) -> list[ChatMessage]:
         """The answering persona's system prompt (or the session's instructions) first."""

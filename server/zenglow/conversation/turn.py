@@ -111,6 +111,11 @@ class Turn:
     voice_for: Callable[[str], Voice | None] | None = None  # a persona's voice (handovers)
     tools: ToolRounds | None = None  # function calling: the rounds before the reply
     working: bool = False  # a server-side tool is running (the avatar looks busy)
+    # said first by the answering persona, before the model's words; a task while it is being
+    # made (the handoff line meanwhile plays, and the model waits for it)
+    lead: str | asyncio.Future[str] | None = None
+    # told of each sentence as it starts to play: its text and audio offset (None: text-only)
+    on_sentence: Callable[[str, float | None], Awaitable[None]] | None = None
     sentence_queue: int = 2
     clock: Callable[[], float] = time.monotonic
     text: str = ""  # everything the model produced
@@ -132,6 +137,10 @@ class Turn:
             if self.preface is not None:
                 await self._out(self.text)
                 await self._hand_over()
+            if lead := await self._lead():
+                self.text += lead + " "
+                await self._started(lead, None)
+                await self._out(lead + " ")
             await self._think(None)
             return
         sentences: asyncio.Queue[str | Handover | None] = asyncio.Queue(self.sentence_queue)
@@ -163,8 +172,15 @@ class Turn:
         else:
             await self._queue_sentence(sentences, line.strip())
 
+    async def _lead(self) -> str | None:
+        if isinstance(self.lead, asyncio.Future):
+            self.lead = await self.lead
+        return self.lead
+
     async def _think(self, sentences: asyncio.Queue[str | Handover | None] | None) -> None:
         chunker = SentenceChunker()
+        if sentences is not None and (lead := await self._lead()):
+            self.text += lead + " "  # before the model's words, which may need it
         self._handovers: list[Handover] = []
         self._resuming = False
         kwargs: dict[str, Any] = {}
@@ -246,6 +262,8 @@ class Turn:
             offset_ms = await self._say(self.preface.text, self.preface.voice, offset_ms)
             await self._hand_over()
         voice = self.voice
+        if lead := await self._lead():
+            offset_ms = await self._say(lead, voice, offset_ms)
         while (item := await sentences.get()) is not None:
             if isinstance(item, Handover):
                 voice = self.voice_for(item.persona) if self.voice_for else voice
@@ -266,6 +284,7 @@ class Turn:
                     if self.marks.first_audio is None:
                         self.marks.first_audio = self.clock()
                     if not announced:
+                        await self._started(sentence, start_ms)
                         prefix = " " if self.spans else ""
                         await self._out(prefix + sentence)
                         announced = True
@@ -273,6 +292,10 @@ class Turn:
                     await self.speaker.play(self.response_id, self.item_id, chunk.pcm, chunk.cues)
             self.spans.append(_Span(sentence, start_ms, offset_ms))
         return offset_ms
+
+    async def _started(self, sentence: str, offset_ms: float | None) -> None:
+        if self.on_sentence is not None:
+            await self.on_sentence(sentence, offset_ms)
 
     # --- what was heard ----------------------------------------------------------------
 

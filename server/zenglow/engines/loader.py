@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..knowledge import Knowledge, KnowledgeError
 from ..ops.metrics import Metrics
 from ..settings import EndpointSettings, PersonaSettings, Settings
 from ..tools.registry import ServerTools
@@ -42,6 +43,7 @@ class Engines:
     metrics: Metrics = field(default_factory=Metrics)
     load_seconds: dict[str, float] = field(default_factory=dict)
     turn_model: SmartTurnModel | None = None  # semantic_vad's turn-end model
+    knowledge: Knowledge | None = None  # the user's documents, which ground Leonardo
     tools: ServerTools | None = None  # the server-side tools (built-in, MCP servers)
 
     def chat_for(self, persona: str) -> ChatModel:
@@ -112,6 +114,7 @@ class Engines:
                 await chat.warm_up(persona.system_prompt)
             elif isinstance(chat, (OllamaChat, OpenAICompatChat)):
                 await chat.warm_up()
+        await self._warm_knowledge()
         for name, pool in pools.items():
             reachable = [pool, pool.fallback] if pool.fallback is not None else [pool]
             if not any(e.healthy for p in reachable for e in p.endpoints):
@@ -126,13 +129,27 @@ class Engines:
         if self.tools is not None:  # MCP servers that are down are retried meanwhile
             await self.tools.start()
 
+    async def _warm_knowledge(self) -> None:
+        """The embedding model and the index, loaded now; a problem with them (an index
+        that needs `zenglow reindex`, an embedding server down) leaves Leonardo without his
+        documents until it is fixed, and the server serves on."""
+        if self.knowledge is None:
+            return
+        try:
+            await self.knowledge.warm_up()
+        except KnowledgeError as exc:
+            log.warning("documents: %s; answers are not grounded until this is fixed", exc)
+
     async def aclose(self) -> None:
-        """Stop the chat pools' health probes and close their connections."""
+        """Stop the chat pools' health probes and close their connections; close the
+        document index."""
         for chat in self.chats.values():
             if isinstance(chat, ChatPool):
                 await chat.aclose()
         if self.tools is not None:
             await self.tools.aclose()
+        if self.knowledge is not None:
+            await self.knowledge.aclose()
 
 
 def stt_from(settings: Settings) -> FasterWhisperSTT:
@@ -154,6 +171,7 @@ def build_engines(settings: Settings) -> Engines:
     stt = stt_from(s)
     metrics = Metrics()
     chats: dict[str, ChatModel] = dict(build_pools(s, metrics))
+    knowledge = Knowledge(s.knowledge, metrics=metrics)
     return Engines(
         settings=s,
         stt=stt,
@@ -162,19 +180,9 @@ def build_engines(settings: Settings) -> Engines:
         chats=chats,
         metrics=metrics,
         turn_model=shared_turn_model(),
-        tools=server_tools(s, metrics),
+        knowledge=knowledge,
+        tools=ServerTools(s.tools, knowledge=knowledge),  # search_documents searches it
     )
-
-
-def server_tools(settings: Settings, metrics: Metrics) -> ServerTools:
-    """The server-side tools; `search_documents` searches the knowledge base when a persona
-    uses it."""
-    tools = ServerTools(settings.tools)
-    if any("search_documents" in p.tools for p in settings.personas.values()):
-        from ..knowledge.service import Knowledge
-
-        tools.use_knowledge(Knowledge(settings.knowledge, metrics=metrics))
-    return tools
 
 
 def endpoint_chat(endpoint: EndpointSettings, temperature: float) -> ChatModel:

@@ -42,6 +42,7 @@ T = TypeVar("T")
 Progress = Callable[[int, int], None]  # (done, total)
 
 CANDIDATES = 50  # passages each ranking proposes to the fusion
+ROUTE_MARGIN = 0.1  # route_similarity's default, above the relevance threshold
 
 
 def _read(path: Path, max_bytes: int) -> tuple[bytes, str]:
@@ -94,6 +95,15 @@ class Knowledge:
             if s.min_similarity_with_keywords is None
             else s.min_similarity_with_keywords,
         )
+
+    @property
+    def route_similarity(self) -> float:
+        """The cosine from which a passage answers a question nobody said was about the
+        documents: stricter than relevance, so small talk stays with Jarvis."""
+        s = self.settings
+        if s.route_min_similarity is not None:
+            return s.route_min_similarity
+        return round(self.relevance.min_similarity + ROUTE_MARGIN, 6)
 
     async def _on_worker(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
@@ -223,6 +233,11 @@ class Knowledge:
         await self._on_worker(self._check_space)
         await self.embedder.embed_query("warm up")
         await self._on_worker(self._current_index)
+        await self._on_worker(self._count)
+
+    async def passage_count(self) -> int:
+        """How many passages the index holds (0: there is nothing to search)."""
+        return await self._on_worker(lambda: self._db().chunk_count())
 
     def _check_space(self) -> None:
         self._db().check_space(self.embedder.id, self.embedder.dimension)

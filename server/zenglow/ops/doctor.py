@@ -281,6 +281,24 @@ async def tool_checks(s: Settings, timeout_s: float) -> list[Check]:
     return rows
 
 
+async def knowledge_check(s: Settings, timeout_s: float) -> Check:
+    """The document index opens, its embedding model answers and built it (else: reindex)."""
+    from ..knowledge import Knowledge, KnowledgeError
+
+    knowledge = Knowledge(s.knowledge)
+    where = f"{knowledge.embedder.name} at {s.knowledge.data_dir}"
+    try:
+        await asyncio.wait_for(knowledge.warm_up(), timeout_s * 6)
+        docs, passages = len(await knowledge.documents()), await knowledge.passage_count()
+    except TimeoutError:
+        return Check("documents", "FAIL", f"{where}: no answer within {timeout_s * 6:g} s")
+    except KnowledgeError as exc:
+        return Check("documents", "FAIL", f"{where}: {exc}")
+    finally:
+        await knowledge.aclose()
+    return Check("documents", "OK", f"{where}: {docs} documents, {passages} passages")
+
+
 async def diagnose(s: Settings, *, timeout_s: float = 10.0) -> list[Check]:
     ct2 = cuda_device_count()
     device = s.stt.device
@@ -293,6 +311,7 @@ async def diagnose(s: Settings, *, timeout_s: float = 10.0) -> list[Check]:
     if embedded:
         rows.append(await asyncio.to_thread(embedded_model_check, s))
     rows += chats
+    rows.append(await knowledge_check(s, timeout_s))
     rows += await tool_checks(s, timeout_s)
     gpus = await asyncio.to_thread(read_gpus)
     cuda_wanted = s.stt.device != "cpu" or bool(endpoint_gpus)

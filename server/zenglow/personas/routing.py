@@ -14,7 +14,9 @@
    after a word that does not take the name as object ("tell me about leonardo" is a mention);
    mid-turn only between commas.  A name split in two by the recogniser ("leo nardo") is joined.
 3. With `sticky` set, that persona answers.
-4. Otherwise `classify` decides: analytical turns go to the analyst (`escalated`: the caller
+4. A question about the user's documents ("according to my notes", "in the handbook") goes to
+   the analyst, who answers from them (reason "documents"; `asks_documents`).
+5. Otherwise `classify` decides: analytical turns go to the analyst (`escalated`: the caller
    speaks a `handoff_line`), the rest to the default persona.
 """
 
@@ -29,7 +31,7 @@ from itertools import accumulate, dropwhile
 from types import MappingProxyType
 from typing import Literal, NamedTuple
 
-Reason = Literal["default", "addressed", "analytical", "sticky", "stick", "unstick"]
+Reason = Literal["default", "addressed", "analytical", "documents", "sticky", "stick", "unstick"]
 
 
 def _lines(block: str) -> tuple[str, ...]:  # one pattern a line
@@ -66,6 +68,17 @@ ANALYTICAL_CUES: tuple[str, ...] = _lines(
     debug\w*|bugs?|script|program(?:ming)?|algorithms?|compile\w*|refactor\w*|stack trace|complexity
     NUM ?(?:plus|minus|times|multiplied by|divided by|over|to the power of|[*/+^×÷=]) ?NUM
     """.replace("NUM", _NUM)
+)
+_DOCS = r"(?:notes|documents?|docs|files?|handbook|manual|papers|records|library|uploads?)"
+# the user's documents named as where the answer is: Leonardo answers from them
+DOCUMENT_CUES: tuple[str, ...] = _lines(
+    r"""
+    according to (?:my|our|the) (?:\w+ )?DOCS|(?:in|from|on|by) (?:my|our) (?:\w+ )?DOCS
+    (?:in|from) the (?:\w+ )?(?:handbook|manual|documents?|docs|notes|uploaded \w+)
+    (?:check|search|look (?:it |that )?up in|read) (?:my|our|the) (?:\w+ )?DOCS
+    (?:what|which) (?:do|does|did) (?:my|our|the) (?:\w+ )?DOCS (?:say|said|tell|mention)
+    (?:my|our|the) (?:\w+ )?DOCS (?:says?|said|mentions?|tells?)
+    """.replace("DOCS", _DOCS)
 )
 CHAT_CUES: tuple[str, ...] = _lines(r"""
     how (?:are|r) (?:you|ya|u)(?: doing| feeling| today)*|how you doing|how old are you
@@ -121,6 +134,7 @@ class RoutingRules:
     analyst: str = "leonardo"  # analytical turns escalate to it
     names: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_NAMES)
     analytical_cues: tuple[str, ...] = ANALYTICAL_CUES
+    document_cues: tuple[str, ...] = DOCUMENT_CUES  # the user's documents: to the analyst
     chat_cues: tuple[str, ...] = CHAT_CUES  # small talk: blanked out before the cues are read
     stick_phrases: tuple[str, ...] = STICK_PHRASES  # `{name}` stands for any persona's name
     unstick_phrases: tuple[str, ...] = UNSTICK_PHRASES
@@ -144,6 +158,7 @@ class RoutingRules:
         name = rf"(?:{alt})(?! (?:{'|'.join(_PARTICLES)})\b)"
         stick = tuple(p.replace("{name}", name) for p in self.stick_phrases)
         groups = {"analytical": self.analytical_cues, "chat": self.chat_cues, "stick": stick}
+        groups["documents"] = self.document_cues
         groups["unstick"] = self.unstick_phrases
         try:
             res = {k: tuple(re.compile(_BOUNDED.format(p)) for p in v) for k, v in groups.items()}
@@ -242,6 +257,8 @@ def _auto(text: str, toks: list[_Tok], rules: RoutingRules, sticky: str | None) 
         return Route(name.persona or rules.default, "addressed", False, rest, sticky, heard)
     if sticky is not None:
         return Route(sticky, "sticky", False, text, sticky, None)
+    if rules.escalate and (cue := asks_documents(text, rules)):
+        return Route(rules.analyst, "documents", rules.analyst != rules.default, text, None, cue)
     analytical, cue = classify(text, rules) if rules.escalate else (False, None)
     if analytical:
         return Route(rules.analyst, "analytical", rules.analyst != rules.default, text, None, cue)
@@ -266,6 +283,13 @@ def route(transcript: str, *, rules: RoutingRules, sticky: str | None = None) ->
         r = _auto(rest, _tokens(rest, rules._aliases), rules, None)
         return Route(r.persona, "unstick", r.escalated, r.text, None, m[0])
     return _auto(transcript, toks, rules, sticky)
+
+
+def asks_documents(transcript: str, rules: RoutingRules) -> str | None:
+    """The words that send the question to the user's documents ("in my notes"), or None."""
+    text = " ".join(_SEP.sub(" ", transcript.lower().replace("’", "'")).split())
+    found = (m[0] for r in rules._res["documents"] if (m := r.search(text)))
+    return next(found, None)
 
 
 def classify(transcript: str, rules: RoutingRules) -> tuple[bool, str | None]:

@@ -112,6 +112,13 @@ class KnowledgeSettings(Section):
         le=1.0,
         description="lower cosine enough for a passage that shares words with the question",
     )
+    route_min_similarity: float | None = Field(
+        None,
+        ge=-1.0,
+        le=1.0,
+        description="cosine from which a passage sends a question to Leonardo unasked; "
+        "None = min_similarity + 0.1 (MiniLM: 0.45)",
+    )
     exact_search_max_chunks: int = Field(
         20000, ge=0, description="beyond this many passages, an HNSW index answers"
     )

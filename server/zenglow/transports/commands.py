@@ -112,6 +112,10 @@ def session_events(send: Any) -> Any:
     return send.encoder.out
 
 
+def _count_refusal(session: Session) -> None:
+    session.engines.metrics.refusals_total.labels("events", "rate_limit_exceeded").inc()
+
+
 async def handle_message(
     raw: str | bytes,
     session: Session,
@@ -126,6 +130,7 @@ async def handle_message(
     try:
         gate.arrived()
     except RateLimited as exc:
+        _count_refusal(session)
         if exc.report:
             await send([out.error("rate_limit_exceeded", exc.message)])
         return
@@ -138,6 +143,7 @@ async def handle_message(
     try:
         gate.check(audio_s=audio_s, commit=isinstance(event, rt.AudioCommit | rt.ResponseCreate))
     except RateLimited as exc:
+        _count_refusal(session)
         if exc.report:
             await send([out.error("rate_limit_exceeded", exc.message, event_id=event.event_id)])
         return

@@ -1,8 +1,9 @@
 """What the browser pages are told: the page config and the CORS rules.
 
 `/web/config.json` is the optional file beside the pages (persona, avatar, idle time...)
-overlaid with what the server knows: whether it needs a key, and which origins a page may
-point `?server=` at, so that a crafted link cannot send a kiosk's microphone elsewhere.
+overlaid with what the server knows: whether it needs a key, which origins a page may
+point `?server=` at, so that a crafted link cannot send a kiosk's microphone elsewhere, and
+which files it takes as documents.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+
+from ..knowledge import SUFFIXES
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -48,4 +51,5 @@ def add_page_config(app: FastAPI, runtime: Runtime, file: Path) -> None:
                 log.warning("ignoring %s: %s", file, exc)
         allowed = runtime.settings.server.allowed_origins
         page |= {"auth": runtime.keys.enabled, "allowed_origins": list(allowed)}
+        page["documents"] = sorted(SUFFIXES)  # the file types Leonardo's documents may be
         return JSONResponse(page, headers={"Cache-Control": "no-store"})

@@ -151,6 +151,8 @@ class RealtimeEncoder:
                 return [o.tool(e.response_id, e.call_id, e.name, e.status, e.output)]
             case ev.PersonaChanged():
                 return [o.persona(e.persona, e.reason)]
+            case ev.SourcesCited():
+                return [o.citations(e.response_id, e.item_id, e.audio_offset_ms, e.text, e.sources)]
             case ev.TurnMetrics():
                 return [o.turn_metrics(e.response_id, **e.metrics_ms)]
             case ev.ErrorRaised():

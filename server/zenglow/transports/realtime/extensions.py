@@ -17,6 +17,11 @@ zenglow.tool          {response_id, call_id, name, status: running | completed |
                       (what the model was told) once it ended
 zenglow.turn_metrics  {response_id, metrics: {<name>_ms: number | null}} (METRICS)
 zenglow.persona       {persona, reason}
+zenglow.citations     {response_id, item_id, audio_offset_ms, text, sources: [{document_id,
+                      title, locator, text, score, audio_offset_ms}]}: the sentence `text`
+                      of a grounded answer, spoken from `audio_offset_ms` of the response's
+                      audio (null in a text-only reply), names or draws on these passages
+                      of the user's documents; a client shows them as that audio plays.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...engines.base import VisemeCue
+from ...knowledge.documents import Passage
 
 Json = dict[str, Any]
 QUERY_PARAM = "extensions"
@@ -97,3 +103,32 @@ class ExtensionEvents:
 
     def persona(self, persona: str, reason: str) -> Json:
         return self._event("zenglow.persona", persona=persona, reason=reason)
+
+    def citations(
+        self,
+        response_id: str,
+        item_id: str,
+        audio_offset_ms: float | None,
+        text: str,
+        sources: Sequence[Passage],
+    ) -> Json:
+        at = _ms(audio_offset_ms)
+        wire = [
+            {
+                "document_id": p.document_id,
+                "title": p.title,
+                "locator": p.locator,
+                "text": p.text,
+                "score": round(p.score, 3),
+                "audio_offset_ms": at,
+            }
+            for p in sources
+        ]
+        return self._event(
+            "zenglow.citations",
+            response_id=response_id,
+            item_id=item_id,
+            audio_offset_ms=at,
+            text=text,
+            sources=wire,
+        )
