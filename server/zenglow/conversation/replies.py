@@ -196,7 +196,7 @@ class Replies:
         s, turn = self.ctx, reply.turn
         previous = s.items[-1].id if s.items else None
         kind = "audio" if turn.audio else "text"
-        lazy = turn.tools is not None and turn.tools.prepare(turn.persona)
+        lazy = turn.tools is not None and turn.tools.prepare(turn)
         if not lazy:  # with tools, the message item is added when its text starts
             s.items.append(
                 Item(

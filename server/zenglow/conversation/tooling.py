@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..engines.base import ChatMessage, EngineError
-from ..engines.tool_calls import plan
+from ..engines.tool_calls import can_call_tools, plan
 from ..tools.specs import Exchange, ToolCall, ToolSpec, forced
 from .context import SessionContext, SessionError
 from .events import FunctionCallAdded, FunctionCallDone, Item, MessageStarted, ToolRan
@@ -128,8 +128,13 @@ class ToolRounds:
         """The response was announced without its message item: it opens when text comes."""
         return bool(self.offered)
 
-    def prepare(self, persona: str) -> bool:
-        """Work out the tools `persona` is offered; whether any round will run."""
+    def prepare(self, turn: Turn) -> bool:
+        """Work out the tools the turn's persona is offered; whether any round will run.
+        A reply the documents decide (grounded, or a canned "not found") calls none."""
+        persona = turn.persona
+        if getattr(turn, "lead", None) is not None or not can_call_tools(turn.chat):
+            self.offered = []
+            return False
         server = self.ctx.engines.tools
         names = {t.name for t in self.client_tools}
         offered = list(self.client_tools)

@@ -50,6 +50,11 @@ def new_call_id() -> str:
     return f"call_{secrets.token_hex(8)}"
 
 
+def can_call_tools(chat: Any) -> bool:
+    """Whether `plan` can ask this chat model (a pool of endpoints, or one adapter)."""
+    return isinstance(chat, ChatPool | LlamaCppChat | OllamaChat | OpenAICompatChat)
+
+
 async def plan(
     chat: Any,
     messages: Sequence[Message],
