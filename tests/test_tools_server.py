@@ -169,10 +169,10 @@ async def test_an_mcp_server_that_dies_mid_call_is_reported_and_comes_back(
 
 
 @pytest.fixture(scope="module")
-def leonardo_server(
+def documents_server(
     engines: Engines, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LoopbackServer]:
-    """Leonardo with search_documents over a real knowledge base (MiniLM, SQLite)."""
+    """Jarvis with search_documents over the server's knowledge base (MiniLM, SQLite)."""
     from zenglow.knowledge.service import Knowledge
     from zenglow.settings import KnowledgeSettings
 
@@ -182,17 +182,24 @@ def leonardo_server(
     knowledge = Knowledge(KnowledgeSettings(data_dir=tmp_path_factory.mktemp("index")))
     asyncio.run(knowledge.ingest(corpus / "manual.pdf"))
     personas = dict(engines.settings.personas)
-    personas["leonardo"] = personas["leonardo"].model_copy(update={"tools": ("search_documents",)})
+    personas["jarvis"] = personas["jarvis"].model_copy(update={"tools": ("search_documents",)})
+    personas["leonardo"] = personas["leonardo"].model_copy(update={"tools": ("get_time",)})
     eng = engines_with(engines, personas=personas)
+    eng.knowledge = knowledge
     eng.tools = ServerTools(eng.settings.tools, knowledge=knowledge)
     with LoopbackServer(create_app(eng.settings, eng)) as srv:
         yield srv
     asyncio.run(knowledge.aclose())
 
 
-async def test_leonardo_looks_things_up_in_the_documents(leonardo_server: LoopbackServer) -> None:
-    url = leonardo_server.ws_url.replace("?", "?model=leonardo&")
-    async with connect(url) as c:
+async def test_a_persona_looks_things_up_with_search_documents(
+    documents_server: LoopbackServer,
+) -> None:
+    """Jarvis, pinned, answers himself (Leonardo's answers are grounded without a tool)."""
+    async with connect(documents_server.ws_url) as c:
+        pin = {"type": "realtime", "zenglow": {"persona": "jarvis"}}
+        await c.send({"type": "session.update", "session": pin})
+        await c.wait_for("session.updated")
         await c.send(user_text("Search the documents: what does fault code E22 mean?"))
         await c.send({"type": "response.create"})
         await c.wait_for("response.done", timeout=120)
@@ -202,6 +209,19 @@ async def test_leonardo_looks_things_up_in_the_documents(leonardo_server: Loopba
         ("search_documents", "completed"),
     ]
     output = [e for e in events if e["type"] == "zenglow.tool"][-1]["output"]
-    assert output.strip()
+    assert output.startswith("[Orrery-7 Buoy Field Maintenance Manual")
     assert reply_of(events).strip()
-    print("found:", output[:200])
+
+
+async def test_a_grounded_answer_calls_no_tool(documents_server: LoopbackServer) -> None:
+    async with connect(documents_server.ws_url) as c:
+        pin = {"type": "realtime", "zenglow": {"persona": "leonardo"}}
+        await c.send({"type": "session.update", "session": pin})
+        await c.wait_for("session.updated")
+        await c.send(user_text("According to the manual, what does fault code E22 mean?"))
+        await c.send({"type": "response.create"})
+        await c.wait_for("response.done", timeout=120)
+        events = list(c.events)
+    assert tool_events(events) == [] and not [e for e in events if e["type"] == "error"]
+    assert [e for e in events if e["type"] == "zenglow.citations"]
+    assert "water" in reply_of(events).lower()
