@@ -1,4 +1,5 @@
-"""`zenglow serve | transcribe | say | chat | bench | doctor | ingest | reindex | documents`."""
+"""`zenglow serve | transcribe | say | chat | bench | doctor | ingest | reindex | documents |
+conversations`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .engines.base import ChatMessage, EngineError, Voice
 from .knowledge.commands import add_parsers as add_knowledge_parsers
 from .knowledge.documents import KnowledgeError
 from .settings import Settings, SettingsError, check_environment, load_settings
+from .storage.commands import add_parsers as add_conversation_parsers
 from .speech.audio import AudioError
 
 
@@ -213,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_doctor)
 
     add_knowledge_parsers(sub, _settings)
+    add_conversation_parsers(sub, _settings)
     return p
 
 

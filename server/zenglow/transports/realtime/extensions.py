@@ -13,6 +13,9 @@ zenglow.visemes       {response_id, item_id, audio_offset_ms, cues: [{viseme, st
 zenglow.state         {state: listening | user_speaking | thinking | speaking | interrupted}
 zenglow.turn_metrics  {response_id, metrics: {<name>_ms: number | null}} (METRICS)
 zenglow.persona       {persona, reason}
+zenglow.conversation  {id, resumed, items}: right after `session.created`, the conversation
+                      the session belongs to (`?conversation=ID` resumes one); a resumed
+                      one's items follow as `conversation.item.added`/`done`.
 """
 
 from __future__ import annotations
@@ -81,3 +84,8 @@ class ExtensionEvents:
 
     def persona(self, persona: str, reason: str) -> Json:
         return self._event("zenglow.persona", persona=persona, reason=reason)
+
+    def conversation(self, conversation_id: str, resumed: bool, items: int) -> Json:
+        return self._event(
+            "zenglow.conversation", id=conversation_id, resumed=resumed, items=items
+        )
