@@ -3,8 +3,9 @@
 It sits between the session and its transport: every event the session emits passes
 through `wrap(emit)`, and before an event goes out, what changed in the session's items
 since the last write is committed (so an item is stored before the client is told it is
-done).  Reply text in progress is written in the background as it is sent, so a crash
-leaves a cut reply as far as it was told; audio frames pass straight through.
+done).  Reply text is written sentence by sentence as it is sent (a write takes well under
+a millisecond), so a crash leaves a cut reply as far as it was told; audio frames pass
+straight through.
 
 A write that fails (a full disk, a read-only folder, a locked database) is logged, told to
 the client once, and retried after `retry_s`; meanwhile the conversation goes on in memory
@@ -59,7 +60,6 @@ class ConversationLog:
         self._told: dict[str, str] = {}  # text sent of assistant items still in progress
         self._lock = asyncio.Lock()
         self._retry_at: float | None = None  # failing: no write before this time
-        self._background: set[asyncio.Task[None]] = set()
 
     def attach(self, items: list[ev.Item]) -> None:
         """Keep the session's own item list (`SessionContext.items`), restored items first."""
@@ -75,11 +75,7 @@ class ConversationLog:
                 return
             if isinstance(event, ev.TextOut):
                 self._told[event.item_id] = self._told.get(event.item_id, "") + event.delta
-                task = asyncio.ensure_future(self.sync(emit))  # never in the way of audio
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
-            else:
-                await self.sync(emit)
+            await self.sync(emit)
             await emit(event)
             if isinstance(event, ev.SessionStarted):
                 await self._announce(emit)
@@ -161,8 +157,6 @@ class ConversationLog:
             )
 
     async def flush(self) -> None:
-        """Wait for background writes, then write what is left (when the session ends)."""
-        if self._background:
-            await asyncio.wait(list(self._background))
+        """Write what is left, once more even if writes were failing (the session ends)."""
         self._retry_at = None
         await self.sync()
