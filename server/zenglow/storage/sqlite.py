@@ -58,7 +58,7 @@ def _describe(exc: sqlite3.Error, path: Path) -> str:
     text = str(exc)
     if "readonly" in text or "unable to open" in text:
         return f"cannot write {path} ({text}): is its folder read-only?"
-    if "full" in text:
+    if "full" in text or "disk I/O" in text:
         return f"cannot write {path}: the disk is full ({text})"
     if "locked" in text or "busy" in text:
         return f"cannot write {path}: the database is locked by another process ({text})"
@@ -91,7 +91,7 @@ class SqliteStore:
             raise
         except sqlite3.DatabaseError as exc:
             if self._db is not None and isinstance(exc, sqlite3.OperationalError):
-                if "readonly" in str(exc) or "disk I/O" in str(exc):
+                if "readonly" in str(exc):
                     self._drop()  # reopen next time: the folder may be writable again
             raise StorageError(_describe(exc, self.path)) from None
 
