@@ -18,7 +18,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 
 from ..conversation import events as ev
 from .base import Changes, ConversationStore, StorageError, StoredItem
@@ -54,9 +53,8 @@ class ConversationLog:
         self.restored = [restored_item(s) for s in restored or ()]
         self.retry_s, self.clock = retry_s, clock
         self.items: list[ev.Item] = []
-        self._stored: dict[str, StoredItem] = {
-            s.id: replace(s, status=r.status) for s, r in zip(restored or (), self.restored)
-        }
+        # as stored: a reply a crash cut off is rewritten as incomplete before it is replayed
+        self._stored: dict[str, StoredItem] = {s.id: s for s in restored or ()}
         self._told: dict[str, str] = {}  # text sent of assistant items still in progress
         self._lock = asyncio.Lock()
         self._retry_at: float | None = None  # failing: no write before this time
