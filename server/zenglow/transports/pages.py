@@ -48,4 +48,5 @@ def add_page_config(app: FastAPI, runtime: Runtime, file: Path) -> None:
                 log.warning("ignoring %s: %s", file, exc)
         allowed = runtime.settings.server.allowed_origins
         page |= {"auth": runtime.keys.enabled, "allowed_origins": list(allowed)}
+        page.setdefault("conversation_idle", runtime.settings.storage.kiosk_idle_s)
         return JSONResponse(page, headers={"Cache-Control": "no-store"})
