@@ -22,7 +22,10 @@ from .webrtc_peer import Peer
 
 KEY = "conversation-key-0123456789ab"
 OTHER = "conversation-key-other-01234"
-TEXT_ONLY = {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}}
+TEXT_ONLY = {
+    "type": "session.update",
+    "session": {"type": "realtime", "output_modalities": ["text"]},
+}
 
 
 class Recording:
@@ -67,7 +70,11 @@ async def sdk_turn(srv: LoopbackServer, text: str, query: dict[str, str]) -> lis
     async with client.realtime.connect(model="jarvis", extra_query=query) as conn:
         await conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
         await conn.conversation.item.create(
-            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}],
+            }
         )
         await conn.response.create()
         async with asyncio.timeout(120):
@@ -89,9 +96,14 @@ async def test_resume_over_the_official_sdk(keyed: Any) -> None:
     assert conversation["items"] == 2 and conversation["preview"].startswith("My name is Ada")
 
     second = await sdk_turn(srv, "What is my name?", {"conversation": conversation["id"]})
-    replayed = [e for e in second if e.type in ("conversation.item.added", "conversation.item.done")]
+    replayed = [
+        e for e in second if e.type in ("conversation.item.added", "conversation.item.done")
+    ]
     restored = [e.item.id for e in replayed[:4]]
-    assert [e.type for e in replayed[:4]] == ["conversation.item.added", "conversation.item.done"] * 2
+    assert [e.type for e in replayed[:4]] == [
+        "conversation.item.added",
+        "conversation.item.done",
+    ] * 2
     assert restored[0] == restored[1] and restored[2] == restored[3]
     assert replayed[3].item.content[0].text == reply  # the reply, as it was told
     context = [m["content"] for m in chats["jarvis"].calls[-1] if m["role"] != "system"]

@@ -506,6 +506,7 @@ def extensions(events: ServerEvents) -> list[dict[str, Any]]:
         events.state("speaking"),
         events.turn_metrics("resp_1", endpoint_ms=610.04, stt_ms=95.0, voice_to_voice_ms=None),
         events.persona("leonardo", "analysis requested"),
+        events.conversation("conv_1", True, 2),
     ]
 
 
@@ -610,7 +611,7 @@ def test_extension_events_pass_through_the_sdk_parse_path() -> None:
 
 
 def test_extension_payloads() -> None:
-    visemes, state, metrics, persona = extensions(ServerEvents())
+    visemes, state, metrics, persona, conversation = extensions(ServerEvents())
     assert visemes["audio_offset_ms"] == 240.0
     assert visemes["cues"] == [
         {"viseme": "sil", "start_ms": 0.0, "end_ms": 12.3},
@@ -623,6 +624,8 @@ def test_extension_payloads() -> None:
         "voice_to_voice_ms": None,
     }  # fmt: skip
     assert (persona["persona"], persona["reason"]) == ("leonardo", "analysis requested")
+    assert conversation["type"] == "zenglow.conversation"
+    assert conversation == {**conversation, "id": "conv_1", "resumed": True, "items": 2}
     with pytest.raises(ValueError):
         ServerEvents().state("dancing")
     with pytest.raises(ValueError):

@@ -15,8 +15,8 @@ from zenglow.settings.storage import StorageSettings
 from zenglow.storage import (
     Changes,
     ConversationLog,
-    Conversations,
     ConversationNotFound,
+    Conversations,
     StorageCorrupt,
     StorageError,
     StoredItem,
@@ -182,8 +182,12 @@ async def test_each_item_is_committed_before_its_event_goes_out(tmp_path: Path) 
     # cut short: stored as heard, and marked so
     assert rec.stored_at(ev.ResponseDone)[0][-1] == ("a1", "A tower.", "incomplete")
     # a crash leaves an item in progress: resumed, it is incomplete, as far as it was told
-    await store.write("conv_a", "key_1", Changes([item("a2", "assistant", "Half", status="in_progress")]))
-    resumed = ConversationLog(store, StoreHealth(), "conv_a", "key_1", await store.items("conv_a", "key_1"))
+    await store.write(
+        "conv_a", "key_1", Changes([item("a2", "assistant", "Half", status="in_progress")])
+    )
+    resumed = ConversationLog(
+        store, StoreHealth(), "conv_a", "key_1", await store.items("conv_a", "key_1")
+    )
     assert [(i.id, i.status) for i in resumed.restored][-1] == ("a2", "incomplete")
     await store.close()
 

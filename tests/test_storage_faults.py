@@ -21,7 +21,10 @@ from zenglow.settings.storage import StorageSettings
 from .conftest import engines_with
 from .server import LoopbackServer, connect, user_text
 
-TEXT_ONLY = {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}}
+TEXT_ONLY = {
+    "type": "session.update",
+    "session": {"type": "realtime", "output_modalities": ["text"]},
+}
 
 
 def root() -> bool:
@@ -71,7 +74,9 @@ def disk_full(folder: Path) -> Iterator[None]:
 def read_only(folder: Path) -> Iterator[None]:
     folder.mkdir(parents=True, exist_ok=True)
     if root():  # permissions do not stop root: a read-only mount does
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], check=True)
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], check=True
+        )
     else:
         folder.chmod(0o555)
     try:
@@ -126,7 +131,9 @@ async def test_a_full_disk(engines: Engines, tmp_path: Path) -> None:
             assert done["response"]["status"] == "completed"  # the conversation went on
             codes = [e["error"]["code"] for e in client.events if e["type"] == "error"]
             assert codes == ["storage_unavailable"] and errors  # told once, not per item
-            assert "full" in errors[0]["error"]["message"] or "disk" in errors[0]["error"]["message"]
+            assert (
+                "full" in errors[0]["error"]["message"] or "disk" in errors[0]["error"]["message"]
+            )
             assert ready["ready"] is True and ready["storage"]["persisting"] is False
             assert persisting == "zenglow_storage_persisting 0.0"
             await turn(client, "The disk has room again.")  # caught up after the retry time

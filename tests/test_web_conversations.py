@@ -69,7 +69,9 @@ def test_the_kiosk_resumes_its_own_and_starts_afresh_when_idle(pw, server, tmp_p
         page = ctx.pages[0] if ctx.pages else ctx.new_page()
         page.goto(url(server, "/web/config.json"))  # this origin's storage, before the kiosk
         stale = {"id": old, "at": int(time.time() * 1000) - 3_600_000}  # an hour ago
-        page.evaluate(f"localStorage.setItem('zenglow.conversation.kiosk', {json.dumps(json.dumps(stale))})")
+        page.evaluate(
+            f"localStorage.setItem('zenglow.conversation.kiosk', {json.dumps(json.dumps(stale))})"
+        )
         page = open_page(ctx, url(server, "/kiosk?transport=ws&conversation_idle=4"))
         wait_state(page, "listening", 60)
         fresh = page.evaluate(SAVED.format(page="kiosk"))["id"]
@@ -78,7 +80,9 @@ def test_the_kiosk_resumes_its_own_and_starts_afresh_when_idle(pw, server, tmp_p
 
         recent = seeded(server, "I am talking to the kiosk now.")
         now = {"id": recent, "at": int(time.time() * 1000)}
-        page.evaluate(f"localStorage.setItem('zenglow.conversation.kiosk', {json.dumps(json.dumps(now))})")
+        page.evaluate(
+            f"localStorage.setItem('zenglow.conversation.kiosk', {json.dumps(json.dumps(now))})"
+        )
         page.reload()
         wait_state(page, "listening", 60)
         assert page.evaluate(SAVED.format(page="kiosk"))["id"] == recent  # resumed

@@ -19,8 +19,8 @@ from .engines.base import ChatMessage, EngineError, Voice
 from .knowledge.commands import add_parsers as add_knowledge_parsers
 from .knowledge.documents import KnowledgeError
 from .settings import Settings, SettingsError, check_environment, load_settings
-from .storage.commands import add_parsers as add_conversation_parsers
 from .speech.audio import AudioError
+from .storage.commands import add_parsers as add_conversation_parsers
 
 
 class UsageError(Exception):

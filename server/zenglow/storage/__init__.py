@@ -9,7 +9,7 @@ from .base import (
     StorageError,
     StoredItem,
 )
-from .conversations import Conversations, ConversationNotFound
+from .conversations import ConversationNotFound, Conversations
 from .health import StoreHealth
 from .log import ConversationLog
 

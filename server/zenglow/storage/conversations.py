@@ -132,10 +132,14 @@ class Conversations:
             return None
         retry = self.settings.retry_s
         if not conversation_id:
-            return ConversationLog(self.store, self.health, new_conversation_id(), owner, retry_s=retry)
+            return ConversationLog(
+                self.store, self.health, new_conversation_id(), owner, retry_s=retry
+            )
         if len(conversation_id) > MAX_ID_CHARS:
             raise ConversationNotFound(conversation_id)
         items = await self.store.items(conversation_id, owner)
         if items is None:
             raise ConversationNotFound(conversation_id)
-        return ConversationLog(self.store, self.health, conversation_id, owner, items, retry_s=retry)
+        return ConversationLog(
+            self.store, self.health, conversation_id, owner, items, retry_s=retry
+        )

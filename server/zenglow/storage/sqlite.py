@@ -150,7 +150,9 @@ class SqliteStore:
         self._closed = True
         self._thread.shutdown(wait=True)
 
-    async def conversation(self, conversation_id: str, owner: str | None) -> ConversationInfo | None:
+    async def conversation(
+        self, conversation_id: str, owner: str | None
+    ) -> ConversationInfo | None:
         return await self._run(_info, conversation_id, owner)
 
     async def items(self, conversation_id: str, owner: str | None) -> list[StoredItem] | None:
@@ -185,7 +187,9 @@ def _to_info(row: tuple[Any, ...]) -> ConversationInfo:
     return ConversationInfo(*row)
 
 
-def _info(db: sqlite3.Connection, conversation_id: str, owner: str | None) -> ConversationInfo | None:
+def _info(
+    db: sqlite3.Connection, conversation_id: str, owner: str | None
+) -> ConversationInfo | None:
     where, args = _owned(owner)
     row = db.execute(
         _INFO + " WHERE c.id = ?" + where, (PREVIEW_CHARS, conversation_id, *args)
@@ -193,7 +197,9 @@ def _info(db: sqlite3.Connection, conversation_id: str, owner: str | None) -> Co
     return None if row is None else _to_info(row)
 
 
-def _items(db: sqlite3.Connection, conversation_id: str, owner: str | None) -> list[StoredItem] | None:
+def _items(
+    db: sqlite3.Connection, conversation_id: str, owner: str | None
+) -> list[StoredItem] | None:
     if _info(db, conversation_id, owner) is None:
         return None
     rows = db.execute(
@@ -208,7 +214,9 @@ def _write(db: sqlite3.Connection, conversation_id: str, owner: str, changes: Ch
     now = time.time()
     db.execute("BEGIN IMMEDIATE")
     try:
-        row = db.execute("SELECT owner FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        row = db.execute(
+            "SELECT owner FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
         if row is None:
             db.execute(
                 "INSERT INTO conversations (id, owner, created_at, updated_at) VALUES (?, ?, ?, ?)",
@@ -217,7 +225,9 @@ def _write(db: sqlite3.Connection, conversation_id: str, owner: str, changes: Ch
         elif row[0] != owner:
             raise StorageError(f"conversation {conversation_id} belongs to another owner")
         else:
-            db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+            db.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+            )
         (seq,) = db.execute(
             "SELECT coalesce(max(seq), 0) FROM items WHERE conversation_id = ?", (conversation_id,)
         ).fetchone()
@@ -265,7 +275,7 @@ def _erase(db: sqlite3.Connection, where: str, value: Any, owner: str | None) ->
     args = (value,) if owner is None else (value, owner)
     db.execute("BEGIN IMMEDIATE")
     try:
-        gone = db.execute(f"DELETE FROM conversations WHERE {where}", args).rowcount  # noqa: S608
+        gone = db.execute(f"DELETE FROM conversations WHERE {where}", args).rowcount
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:

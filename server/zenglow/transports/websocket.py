@@ -107,9 +107,7 @@ async def serve_realtime(ws: WebSocket, runtime: Runtime) -> None:
         if preset:
             patch = parse_session(preset, s.server.max_message_bytes)
             await update_session(patch, session, announce=False)
-    except (
-        AuthError, rt.ProtocolError, SessionError, ConversationNotFound, StorageError
-    ) as exc:
+    except (AuthError, rt.ProtocolError, SessionError, ConversationNotFound, StorageError) as exc:
         slot.release()
         await ws.send_text(json.dumps(encoder.out.error(exc.code, exc.message)))
         await ws.close(1008, exc.message[:120])

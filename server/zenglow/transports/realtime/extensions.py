@@ -86,6 +86,4 @@ class ExtensionEvents:
         return self._event("zenglow.persona", persona=persona, reason=reason)
 
     def conversation(self, conversation_id: str, resumed: bool, items: int) -> Json:
-        return self._event(
-            "zenglow.conversation", id=conversation_id, resumed=resumed, items=items
-        )
+        return self._event("zenglow.conversation", id=conversation_id, resumed=resumed, items=items)
