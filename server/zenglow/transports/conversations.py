@@ -46,11 +46,15 @@ def add_conversation_routes(app: FastAPI, runtime: Runtime) -> None:
         return principal.owner
 
     async def read(request: Request, conversation_id: str) -> Response | dict[str, object]:
+        """The conversation as JSON, or the error answer (unknown, foreign, store down)."""
         s = store()
         if s is None:
             return _not_found(conversation_id)
-        info = await s.conversation(conversation_id, owner(request))
-        items = await s.items(conversation_id, owner(request)) if info else None
+        try:
+            info = await s.conversation(conversation_id, owner(request))
+            items = await s.items(conversation_id, owner(request)) if info else None
+        except StorageError as exc:
+            return error_response(503, exc.code, exc.message)
         if info is None or items is None:
             return _not_found(conversation_id)
         return conversation_json(info, items)
@@ -86,18 +90,12 @@ def add_conversation_routes(app: FastAPI, runtime: Runtime) -> None:
 
     @app.get(PATH + "/{conversation_id}", summary="A conversation and its items")
     async def get_conversation(conversation_id: str, request: Request) -> Response:
-        try:
-            body = await read(request, conversation_id)
-        except StorageError as exc:
-            return error_response(503, exc.code, exc.message)
+        body = await read(request, conversation_id)
         return body if isinstance(body, Response) else JSONResponse(body)
 
     @app.get(PATH + "/{conversation_id}/export", summary="A conversation as a JSON file")
     async def export_conversation(conversation_id: str, request: Request) -> Response:
-        try:
-            body = await read(request, conversation_id)
-        except StorageError as exc:
-            return error_response(503, exc.code, exc.message)
+        body = await read(request, conversation_id)
         if isinstance(body, Response):
             return body
         body = {"format": EXPORT_FORMAT, "exported_at": round(time.time(), 3), **body}
