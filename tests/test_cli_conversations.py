@@ -70,3 +70,14 @@ def test_delete_erase_and_purge(folder: Path, capsys: pytest.CaptureFixture[str]
     assert main(["conversations", "show"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and all(line.startswith("zenglow conversations: ") for line in err)
+
+
+def test_serve_stops_at_a_damaged_database_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ZENGLOW_STORAGE__DATA_DIR", str(tmp_path))
+    (tmp_path / FILE_NAME).write_bytes(b"not a database at all " * 500)
+    assert main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("zenglow serve: storage.data_dir: ")
+    assert FILE_NAME in err[0] and "move it aside" in err[0]
