@@ -228,3 +228,20 @@ async def test_a_failing_store_is_told_once_and_caught_up_later() -> None:
     await emit(ev.StateChanged("listening"))
     assert [i.id for i in store.written[0].upserts] == ["u0", "u1", "u2"]  # all caught up
     assert health.persisting is True
+
+
+async def test_a_locked_database_fails_the_write_clearly_and_then_recovers(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path, busy_timeout_ms=50)
+    await store.write("conv_a", "key_1", Changes([item("i1")]))
+    other = sqlite3.connect(tmp_path / FILE_NAME, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        with pytest.raises(StorageError, match="locked by another process"):
+            await store.write("conv_a", "key_1", Changes([item("i2")]))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    await store.write("conv_a", "key_1", Changes([item("i2")]))
+    got = await store.items("conv_a", "key_1")
+    assert got is not None and [i.id for i in got] == ["i1", "i2"]
+    await store.close()
