@@ -245,3 +245,26 @@ async def test_a_locked_database_fails_the_write_clearly_and_then_recovers(tmp_p
     got = await store.items("conv_a", "key_1")
     assert got is not None and [i.id for i in got] == ["i1", "i2"]
     await store.close()
+
+
+async def test_a_conversation_erased_while_open_stays_erased(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path)
+    log = ConversationLog(store, StoreHealth(), "conv_a", "key_1")
+    sent: list[ev.SessionEvent] = []
+
+    async def out(e: ev.SessionEvent) -> None:
+        sent.append(e)
+
+    emit = log.wrap(out)
+    items: list[ev.Item] = []
+    log.attach(items)
+    items.append(ev.Item("u1", "user", "Something private."))
+    await emit(ev.ItemAdded(items[-1], None))
+    assert await store.delete("conv_a", "key_1") is True  # over REST, while the session is on
+    items.append(ev.Item("u2", "user", "And more."))
+    await emit(ev.ItemAdded(items[-1], None))
+    await emit(ev.StateChanged("listening"))
+    assert await store.conversation("conv_a", None) is None  # not brought back, not in part
+    codes = [e.code for e in sent if isinstance(e, ev.ErrorRaised)]
+    assert codes == ["conversation_deleted"] and log.erased
+    await store.close()

@@ -27,6 +27,12 @@ class StorageError(Exception):
         self.message = message
 
 
+class ConversationErased(StorageError):
+    """A write to a conversation that was erased while a session still had it open."""
+
+    code = "conversation_deleted"
+
+
 class StorageCorrupt(StorageError):
     """The database file is damaged or is not a database: found when the store opens."""
 
@@ -79,6 +85,7 @@ class Changes:
 
     upserts: Sequence[StoredItem] = ()
     deletes: Sequence[str] = ()
+    create: bool = True  # False: the conversation was written before, and must still exist
 
 
 class ConversationStore(Protocol):

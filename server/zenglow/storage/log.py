@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from ..conversation import events as ev
-from .base import Changes, ConversationStore, StorageError, StoredItem
+from .base import Changes, ConversationErased, ConversationStore, StorageError, StoredItem
 from .health import StoreHealth
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class ConversationLog:
         self._told: dict[str, str] = {}  # text sent of assistant items still in progress
         self._lock = asyncio.Lock()
         self._retry_at: float | None = None  # failing: no write before this time
+        self.erased = False  # erased (REST, command line) while this session had it open
 
     def attach(self, items: list[ev.Item]) -> None:
         """Keep the session's own item list (`SessionContext.items`), restored items first."""
@@ -109,11 +110,11 @@ class ConversationLog:
         wanted = self._wanted()
         upserts = [s for i, s in wanted.items() if self._stored.get(i) != s]
         deletes = [i for i in self._stored if i not in wanted]
-        return Changes(upserts, deletes), wanted
+        return Changes(upserts, deletes, create=not self._stored), wanted
 
     async def sync(self, emit: Emit | None = None) -> None:
         """Write what changed; a failure is reported (once) through `emit`."""
-        if self._retry_at is not None and self.clock() < self._retry_at:
+        if self.erased or (self._retry_at is not None and self.clock() < self._retry_at):
             return
         async with self._lock:
             changes, wanted = self._changes()
@@ -122,6 +123,9 @@ class ConversationLog:
             started = time.perf_counter()
             try:
                 await self.store.write(self.id, self.owner, changes)
+            except ConversationErased as exc:
+                await self._gone(exc, emit)
+                return
             except StorageError as exc:
                 await self._failed(exc, emit)
                 return
@@ -150,6 +154,20 @@ class ConversationLog:
                     "storage_unavailable",
                     f"the conversation is not being saved ({exc}); it goes on, and what is "
                     "said is saved once the store can be written again",
+                    type="server_error",
+                )
+            )
+
+    async def _gone(self, exc: ConversationErased, emit: Emit | None) -> None:
+        """Erased means erased: what the session says next is not saved under it again."""
+        self.erased = True
+        log.info("conversation %s was erased while open: no longer saved", self.id)
+        if emit is not None:
+            await emit(
+                ev.ErrorRaised(
+                    exc.code,
+                    "this conversation was deleted; it goes on, but nothing more of it is "
+                    "saved (reconnect without ?conversation= to start a new one)",
                     type="server_error",
                 )
             )

@@ -15,7 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .base import Changes, ConversationInfo, StorageCorrupt, StorageError, StoredItem
+from .base import (
+    Changes,
+    ConversationErased,
+    ConversationInfo,
+    StorageCorrupt,
+    StorageError,
+    StoredItem,
+)
 
 T = TypeVar("T")
 FILE_NAME = "conversations.sqlite3"
@@ -217,6 +224,8 @@ def _write(db: sqlite3.Connection, conversation_id: str, owner: str, changes: Ch
         row = db.execute(
             "SELECT owner FROM conversations WHERE id = ?", (conversation_id,)
         ).fetchone()
+        if row is None and not changes.create:
+            raise ConversationErased(f"conversation {conversation_id} was erased")
         if row is None:
             db.execute(
                 "INSERT INTO conversations (id, owner, created_at, updated_at) VALUES (?, ?, ?, ?)",
