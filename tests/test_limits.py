@@ -69,6 +69,13 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def refusals(srv: LoopbackServer, where: str, code: str) -> float:
+    """zenglow_refusals_total{where, code} as the server's /metrics tells it."""
+    text = httpx.get(f"{base(srv)}/metrics", headers=auth(KEY_A)).text
+    line = f'zenglow_refusals_total{{code="{code}",where="{where}"}} '
+    return sum(float(x.removeprefix(line)) for x in text.splitlines() if x.startswith(line))
+
+
 async def text_turn(client, text: str = "How are you?") -> dict:  # type: ignore[no-untyped-def]
     seen = len(client.events)
     await client.send(user_text(text))
@@ -104,6 +111,7 @@ async def test_a_flood_of_events_is_dropped_with_one_error_and_the_session_goes_
         assert 1 <= len(limited) <= 3  # reported, not echoed once per dropped event
         cleared = len(client.of("input_audio_buffer.cleared"))
         assert 30 <= cleared < 300
+        assert refusals(tight, "events", "rate_limit_exceeded") >= 300 - cleared  # all counted
         await asyncio.sleep(2.5)  # the budget refills
         done = await text_turn(client)
         assert done["response"]["status"] == "completed"
@@ -167,7 +175,12 @@ def test_rest_requests_in_flight_per_client(tight: LoopbackServer) -> None:
             first = await task
             return [first.status_code, second.status_code, other.status_code]
 
+    before = refusals(tight, "http", "rate_limit_exceeded")
     assert asyncio.run(go()) == [200, 429, 200]
+    assert refusals(tight, "http", "rate_limit_exceeded") == before + 1
+    unauthorized = refusals(tight, "http", "missing_api_key")
+    assert httpx.get(f"{base(tight)}/v1/personas").status_code == 401
+    assert refusals(tight, "http", "missing_api_key") == unauthorized + 1
 
 
 async def test_bad_turn_detection_values_are_errors_not_a_dead_session(

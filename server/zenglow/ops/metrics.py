@@ -102,6 +102,12 @@ class Metrics:
         self.sessions_refused_total = Counter(
             "zenglow_sessions_refused_total", "Sessions refused at the cap", registry=r
         )
+        self.refusals_total = Counter(
+            "zenglow_refusals_total",
+            "Requests and client events refused at the door or past a budget, by error code",
+            ["where", "code"],  # where: http, websocket (handshakes), events (in a session)
+            registry=r,
+        )
         self.speech_over_reply_total = Counter(
             "zenglow_speech_over_reply_total",
             "Speech heard over a reply, by what it was",

@@ -100,6 +100,10 @@ def session_events(send: Any) -> Any:
     return send.encoder.out
 
 
+def _count_refusal(session: Session) -> None:
+    session.engines.metrics.refusals_total.labels("events", "rate_limit_exceeded").inc()
+
+
 async def handle_message(
     raw: str | bytes,
     session: Session,
@@ -114,6 +118,7 @@ async def handle_message(
     try:
         gate.arrived()
     except RateLimited as exc:
+        _count_refusal(session)
         if exc.report:
             await send([out.error("rate_limit_exceeded", exc.message)])
         return
@@ -126,6 +131,7 @@ async def handle_message(
     try:
         gate.check(audio_s=audio_s, commit=isinstance(event, rt.AudioCommit | rt.ResponseCreate))
     except RateLimited as exc:
+        _count_refusal(session)
         if exc.report:
             await send([out.error("rate_limit_exceeded", exc.message, event_id=event.event_id)])
         return

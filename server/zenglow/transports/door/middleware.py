@@ -63,6 +63,10 @@ class DoorMiddleware:
         self.app = app
         self.runtime = runtime
 
+    async def _deny(self, scope: Scope, send: Send, status: int, code: str, message: str) -> None:
+        self.runtime.engines.metrics.refusals_total.labels(scope["type"], code).inc()
+        await _deny(scope, send, status, code, message)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
@@ -71,7 +75,7 @@ class DoorMiddleware:
         try:
             principal = self._admit(scope, headers)
         except AuthError as exc:
-            await _deny(scope, send, exc.status, exc.code, exc.message)
+            await self._deny(scope, send, exc.status, exc.code, exc.message)
             return
         scope.setdefault("state", {})["principal"] = principal
         if scope["type"] == "websocket" or is_public(scope["path"]):
@@ -133,10 +137,10 @@ class DoorMiddleware:
         declared = headers.get("content-length", "")
         too_large = f"request body too large: the limit here is {limit} bytes"
         if declared.isdigit() and int(declared) > limit:
-            await _deny(scope, send, 413, "request_too_large", too_large)
+            await self._deny(scope, send, 413, "request_too_large", too_large)
             return
         if not rt.rest_in_flight.acquire(who.client):
-            await _deny(
+            await self._deny(
                 scope,
                 send,
                 429,
@@ -165,7 +169,7 @@ class DoorMiddleware:
             await self.app(scope, counted, watched)
         except BodyTooLarge:
             if not started:
-                await _deny(scope, send, 413, "request_too_large", too_large)
+                await self._deny(scope, send, 413, "request_too_large", too_large)
         finally:
             rt.rest_in_flight.release(who.client)
 
