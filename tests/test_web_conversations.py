@@ -93,3 +93,54 @@ def test_the_kiosk_resumes_its_own_and_starts_afresh_when_idle(pw, server, tmp_p
         assert page.evaluate(SAVED.format(page="kiosk"))["id"] not in (recent, old)
     finally:
         ctx.close()
+
+
+MEMORY_CHECKS = """async () => {
+  const { ConversationMemory } = await import("/web/js/conversation.js");
+  const { chooseTransport } = await import("/web/js/transports.js");
+  const kept = new Map();
+  const storage = {
+    getItem: (k) => kept.get(k) ?? null,
+    setItem: (k, v) => kept.set(k, v),
+    removeItem: (k) => kept.delete(k),
+  };
+  let now = 1000;
+  const m = new ConversationMemory("kiosk", { storage, idleS: 10, now: () => now });
+  const out = { empty: m.query() };
+  m.handle({ type: "zenglow.conversation", id: "conv_a b", resumed: true, items: 2 });
+  m.handle({ type: "conversation.item.done", item: { id: "x" } });
+  out.query = m.query();
+  out.items = m.items;
+  now += 9000;
+  out.stillThere = m.id;
+  m.handle({ type: "conversation.item.done", item: { id: "y" } }); // talk keeps it alive
+  now += 9000;
+  out.touched = m.id;
+  now += 11000;
+  out.idle = m.idle();
+  out.expired = m.id;
+  m.save("conv_b");
+  m.handle({ type: "error", error: { code: "conversation_not_found" } });
+  out.lost = [m.lost, m.id];
+  m.save("conv_c");
+  const loc = { protocol: "http:", host: "h:1" };
+  const t = chooseTransport({ persona: "jarvis", transport: "ws" }, loc, null, m);
+  out.url = t.url;
+  return out;
+}"""
+
+
+def test_the_conversation_memory(pw, server, tmp_path):
+    ctx = launch(pw, tmp_path / "profile", mic=None)
+    try:
+        page = ctx.new_page()
+        page.goto(url(server, "/web/package.json"))
+        out = page.evaluate(MEMORY_CHECKS)
+    finally:
+        ctx.close()
+    assert out["empty"] == ""
+    assert out["query"] == "&conversation=conv_a%20b" and out["items"] == 3
+    assert out["stillThere"] == out["touched"] == "conv_a b"
+    assert out["idle"] is True and out["expired"] is None  # a new visitor starts afresh
+    assert out["lost"] == [True, None]  # erased on the server: forgotten here
+    assert out["url"] == "ws://h:1/v1/realtime?model=jarvis&extensions=zenglow&conversation=conv_c"
