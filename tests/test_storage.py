@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -205,18 +206,26 @@ class Failing:
         self.written.append(changes)
 
 
-async def test_a_failing_store_is_told_once_and_caught_up_later() -> None:
-    store, health = Failing(), StoreHealth()
-    now = [0.0]
-    log = ConversationLog(store, health, "conv_a", "key_1", retry_s=5, clock=lambda: now[0])  # type: ignore[arg-type]
+def session_on(
+    log: ConversationLog,
+) -> tuple[Callable[[ev.SessionEvent], Awaitable[None]], list[ev.Item], list[ev.SessionEvent]]:
+    """What a session does with a log: its emit wrapped, its item list attached.  Returns
+    (the emit, the items, what reached the transport)."""
     sent: list[ev.SessionEvent] = []
 
     async def out(e: ev.SessionEvent) -> None:
         sent.append(e)
 
-    emit = log.wrap(out)
     items: list[ev.Item] = []
     log.attach(items)
+    return log.wrap(out), items, sent
+
+
+async def test_a_failing_store_is_told_once_and_caught_up_later() -> None:
+    store, health = Failing(), StoreHealth()
+    now = [0.0]
+    log = ConversationLog(store, health, "conv_a", "key_1", retry_s=5, clock=lambda: now[0])  # type: ignore[arg-type]
+    emit, items, sent = session_on(log)
     for n in range(3):
         items.append(ev.Item(f"u{n}", "user", f"line {n}"))
         await emit(ev.ItemAdded(items[-1], None))
@@ -250,14 +259,7 @@ async def test_a_locked_database_fails_the_write_clearly_and_then_recovers(tmp_p
 async def test_a_conversation_erased_while_open_stays_erased(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path)
     log = ConversationLog(store, StoreHealth(), "conv_a", "key_1")
-    sent: list[ev.SessionEvent] = []
-
-    async def out(e: ev.SessionEvent) -> None:
-        sent.append(e)
-
-    emit = log.wrap(out)
-    items: list[ev.Item] = []
-    log.attach(items)
+    emit, items, sent = session_on(log)
     items.append(ev.Item("u1", "user", "Something private."))
     await emit(ev.ItemAdded(items[-1], None))
     assert await store.delete("conv_a", "key_1") is True  # over REST, while the session is on
