@@ -40,6 +40,7 @@ from .personas import (
 )
 from .security import AuthSettings, LimitSettings
 from .server import ServerSettings, WebRtcSettings
+from .storage import StorageSettings
 from .voices import SessionVoiceSettings, alias_problems, default_voices
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "SessionVoiceSettings",
     "Settings",
     "SettingsError",
+    "StorageSettings",
     "VoiceSettings",
     "WebRtcSettings",
     "check_environment",
@@ -173,6 +175,7 @@ class Settings(BaseSettings):
     vad: VadSettings = VadSettings()
     llm: EmbeddedLlmSettings = EmbeddedLlmSettings()
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
     personas: dict[str, PersonaSettings] = Field(default_factory=_default_personas)
     voices: dict[str, SessionVoiceSettings] = Field(
         default_factory=default_voices, description="voices a session may choose for its persona"
