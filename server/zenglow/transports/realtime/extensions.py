@@ -119,5 +119,6 @@ class ExtensionEvents:
             text=text,
             sources=wire,
         )
+
     def conversation(self, conversation_id: str, resumed: bool, items: int) -> Json:
         return self._event("zenglow.conversation", id=conversation_id, resumed=resumed, items=items)
