@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Playwright, sync_playwright
@@ -15,6 +16,16 @@ from zenglow.settings import load_settings
 from .fakes import LONG_REPLY, ScriptedChat
 from .server import LoopbackServer
 from .web_lips import REPLY
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Conversations are saved in the test run's own folder, never the user's."""
+    path = tmp_path_factory.mktemp("data")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ZENGLOW_STORAGE__DATA_DIR", str(path))
+    yield path
+    patch.undo()
 
 
 @pytest.fixture(scope="session")

@@ -199,3 +199,14 @@ def test_dockerfile_copies_what_exists_and_is_not_ignored():
     assert ignored(".venv", patterns) and ignored("web/node_modules", patterns)
     cmd = next(line for line in lines if line.startswith("CMD "))
     assert json.loads(cmd.removeprefix("CMD "))[:2] == ["zenglow", "serve"]
+
+
+def test_saved_conversations_outlive_the_container(project, monkeypatch):
+    zenglow = project["services"]["zenglow"]
+    monkeypatch.setenv("HOME", "/home/zenglow")  # the image's user (Dockerfile)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.delenv("ZENGLOW_STORAGE__DATA_DIR", raising=False)
+    data_dir = str(load_settings(None).storage.data_dir)
+    volume = next(v for v in zenglow["volumes"] if v["target"] == data_dir)
+    assert volume["type"] == "volume" and volume["source"] in project["volumes"]
+    assert data_dir in (REPO / "Dockerfile").read_text()  # made there, owned by the user

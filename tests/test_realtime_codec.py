@@ -517,6 +517,7 @@ def extensions(events: ServerEvents) -> list[dict[str, Any]]:
         events.turn_metrics("resp_1", endpoint_ms=610.04, stt_ms=95.0, voice_to_voice_ms=None),
         events.persona("leonardo", "analysis requested"),
         events.citations("resp_1", "item_a", 1234.56, "It is 27 days.", [LEAVE]),
+        events.conversation("conv_1", True, 2),
         events.tool("resp_1", "call_1", "get_time", "completed", "It is noon."),
     ]
 
@@ -622,7 +623,7 @@ def test_extension_events_pass_through_the_sdk_parse_path() -> None:
 
 
 def test_extension_payloads() -> None:
-    visemes, state, metrics, persona, citations, tool = extensions(ServerEvents())
+    visemes, state, metrics, persona, citations, conversation, tool = extensions(ServerEvents())
     assert visemes["audio_offset_ms"] == 240.0
     assert visemes["cues"] == [
         {"viseme": "sil", "start_ms": 0.0, "end_ms": 12.3},
@@ -647,6 +648,8 @@ def test_extension_payloads() -> None:
     ]  # fmt: skip
     untimed = ServerEvents().citations("resp_1", "item_t", None, "It is 27 days.", [LEAVE])
     assert untimed["audio_offset_ms"] is None and untimed["sources"][0]["audio_offset_ms"] is None
+    assert conversation["type"] == "zenglow.conversation"
+    assert conversation == {**conversation, "id": "conv_1", "resumed": True, "items": 2}
     with pytest.raises(ValueError):
         ServerEvents().state("dancing")
     with pytest.raises(ValueError):

@@ -30,6 +30,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.conversations.start()
         await runtime.engines.warm_up()
         runtime.ready = True
         log.info(
@@ -41,6 +42,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
             if not runtime.draining:  # stopped without a drain: hang up what is left
                 await runtime.drain(0.0)
             runtime.ready = False
+            await runtime.conversations.stop()
             if owned:  # stop the endpoints' health probes and close their connections
                 await runtime.engines.aclose()
 
@@ -103,5 +105,8 @@ def create_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
     from .transports.documents import router as documents_router
 
     app.include_router(documents_router)  # /v1/documents: Leonardo's documents
+    from .transports.conversations import add_conversation_routes
+
+    add_conversation_routes(app, runtime)  # /v1/conversations, /v1/conversations/{id}
 
     return app

@@ -1,4 +1,5 @@
-"""`zenglow serve | transcribe | say | chat | bench | doctor | ingest | reindex | documents`."""
+"""`zenglow serve | transcribe | say | chat | bench | doctor | ingest | reindex | documents |
+conversations`."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .knowledge.commands import add_parsers as add_knowledge_parsers
 from .knowledge.documents import KnowledgeError
 from .settings import Settings, SettingsError, check_environment, load_settings
 from .speech.audio import AudioError
+from .storage.commands import add_parsers as add_conversation_parsers
 
 
 class UsageError(Exception):
@@ -213,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_doctor)
 
     add_knowledge_parsers(sub, _settings)
+    add_conversation_parsers(sub, _settings)
     return p
 
 

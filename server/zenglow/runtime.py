@@ -16,6 +16,8 @@ from typing import Protocol
 
 from .engines.loader import Engines
 from .settings import Settings
+from .storage import Conversations, StoreHealth
+from .storage.conversations import open_store
 from .transports.door.keys import ClientSecrets, KeyRing
 from .transports.door.limits import Counters
 from .transports.door.origins import OriginPolicy
@@ -71,6 +73,9 @@ class Runtime:
         self.per_client = Counters(settings.limits.sessions_per_client)
         self.rest_in_flight = Counters(settings.limits.rest_in_flight)
         self._stopping: list[Callable[[], Awaitable[None]]] = []
+        m = engines.metrics
+        health = StoreHealth(lambda ok: m.storage_persisting.set(int(ok)), m.observe_store_write)
+        self.conversations = Conversations(settings.storage, open_store(settings.storage), health)
 
     # --- admission -------------------------------------------------------------------
 
@@ -126,6 +131,8 @@ class Runtime:
             problems.append("shutting down")
         problems += self.engines.problems(WEDGED_S)
         body: dict[str, object] = {"ready": not problems, "sessions": len(self.sessions)}
+        if self.conversations.enabled:  # not persisting is said, not a reason to refuse turns
+            body["storage"] = self.conversations.health.detail()
         if problems:
             body["problems"] = problems
         return not problems, body

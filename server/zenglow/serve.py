@@ -19,6 +19,7 @@ import uvicorn
 from .app import create_app
 from .ops import redact
 from .settings import Settings, SettingsError
+from .storage.conversations import check_store
 from .transports.door.keys import KeyRing
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def serve(settings: Settings, log_level: str = "info") -> None:
     except ValueError as exc:  # an unreadable or bad key file
         raise SettingsError(str(exc)) from None
     check_exposure(settings, has_keys)
+    check_store(settings.storage)  # a damaged conversation database: one line, no start
     app = create_app(settings)
     srv = settings.server
     config = uvicorn.Config(

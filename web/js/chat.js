@@ -3,6 +3,7 @@ import { createAvatar } from "./avatar.js";
 import { VoiceClient } from "./client.js";
 import { Credentials } from "./auth.js";
 import { loadConfig, serverBase } from "./config.js";
+import { ConversationMemory } from "./conversation.js";
 import { Diagnostics } from "./diagnostics.js";
 import { describe } from "./messages.js";
 import { Mic } from "./mic.js";
@@ -17,6 +18,7 @@ const config = await loadConfig();
 const { avatar, error: avatarError } = await createAvatar($("avatar"), config);
 const diag = new Diagnostics(avatar);
 const transcript = new Transcript($("transcript"), $("latency"));
+const memory = new ConversationMemory("chat"); // a reload resumes the conversation
 let client = null;
 let ctx = null;
 const auth = new Credentials({ required: config.auth, base: serverBase(config), ask: askKey });
@@ -105,7 +107,7 @@ async function connect() {
   ctx = ctx || new AudioContext({ latencyHint: "interactive" });
   const url = realtimeUrl(location, config.persona, config.server);
   const c = new VoiceClient({
-    transport: chooseTransport(config, location, auth),
+    transport: chooseTransport(config, location, auth, memory),
     ctx,
     deviceId: $("device").value || null,
     turn: config.turn,
@@ -114,6 +116,7 @@ async function connect() {
   client = c;
   diag.attach(c);
   c.onEvent((ev) => {
+    memory.handle(ev);
     transcript.handle(ev);
     sources.handle(ev);
     if (ev.type === "zenglow.persona") setPersona(ev.persona);
@@ -126,7 +129,8 @@ async function connect() {
     client = null;
     diag.detach();
     setConnected(false);
-    if (refused) showError("refused", reason);
+    if (memory.lost) connect(); // the saved conversation is gone: start a new one
+    else if (refused) showError("refused", reason);
     else if (code !== 1000) showError("lost", reason || `code ${code}`);
   });
   $("connect").disabled = true;
@@ -135,6 +139,11 @@ async function connect() {
   } catch (err) {
     client = null;
     diag.detach();
+    if (err.kind === "gone") {
+      memory.forget(); // the saved conversation is gone: start a new one
+      $("connect").disabled = false;
+      return connect();
+    }
     if (err.kind === "refused" || err.kind === "auth") showError(err.kind, err.message);
     else showError("unreachable", url);
     return;
@@ -173,6 +182,18 @@ function showMuted() {
   $("mute").classList.toggle("on", muted);
   if (muted) $("level-bar").style.width = "0%";
 }
+
+$("new-conversation").addEventListener("click", () => {
+  memory.forget();
+  transcript.clear();
+  if (!client) return;
+  const c = client; // connected: hang up and come back to a new conversation
+  client = null;
+  c.close();
+  diag.detach();
+  setConnected(false);
+  connect();
+});
 
 $("mute").addEventListener("click", () => {
   if (!client) return;

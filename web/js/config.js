@@ -6,6 +6,7 @@ const DEFAULTS = {
   vrm: null,
   server: null,
   idle: 60,
+  conversation_idle: 300, // kiosk: seconds untouched after which a new conversation starts
   muted: false,
   transport: "auto", // "webrtc" | "ws" | "auto": WebRTC, falling back to the WebSocket
   turn: "semantic_vad", // end of turn: "semantic_vad" (a turn-end model) or "server_vad"
@@ -29,6 +30,7 @@ export async function loadConfig(loc = window.location) {
     config.server = null;
   }
   config.idle = Number(config.idle) || DEFAULTS.idle;
+  config.conversation_idle = Number(config.conversation_idle) || DEFAULTS.conversation_idle;
   config.muted = [true, "1", "true", "yes"].includes(config.muted);
   return config;
 }

@@ -4,6 +4,7 @@ import { createAvatar } from "./avatar.js";
 import { VoiceClient } from "./client.js";
 import { Credentials } from "./auth.js";
 import { loadConfig, serverBase } from "./config.js";
+import { ConversationMemory } from "./conversation.js";
 import { Diagnostics } from "./diagnostics.js";
 import { describe } from "./messages.js";
 import { backoffMs } from "./realtime.js";
@@ -21,6 +22,8 @@ auth.adoptFragment();
 let current = null; // the connected client
 const sources = new SourceCards($("sources"), () => current?.sink.playing() ?? null);
 window.zenglow.sources = () => sources.shown();
+// Reconnects resume the kiosk's conversation, until it has been idle for conversation_idle s.
+const memory = new ConversationMemory("kiosk", { idleS: config.conversation_idle });
 let attempt = 0;
 let lastActive = performance.now();
 
@@ -42,7 +45,7 @@ async function run() {
     return;
   }
   const client = new VoiceClient({
-    transport: chooseTransport(config, location, auth),
+    transport: chooseTransport(config, location, auth, memory),
     ctx,
     turn: config.turn,
     eagerness: config.eagerness,
@@ -50,6 +53,7 @@ async function run() {
   try {
     await client.connect();
   } catch (err) {
+    if (err.kind === "gone") memory.forget(); // erased or expired: the next try starts afresh
     if (err.kind === "auth") {
       const { title, advice } = describe("kiosk-key", err.message);
       note(`${title}. ${advice}`);
@@ -62,11 +66,16 @@ async function run() {
   current = client;
   client.onEvent((ev) => {
     sources.handle(ev);
-    if (ev.type === "zenglow.state" && ev.state !== "listening") lastActive = performance.now();
+    memory.handle(ev);
+    if (ev.type === "zenglow.state" && ev.state !== "listening") {
+      lastActive = performance.now();
+      memory.touch();
+    }
   });
   let closed = false;
   client.transport.onClose(({ refused }) => {
     closed = true;
+    if (current === client) current = null;
     client.close();
     diag.detach();
     if (refused) attempt = Math.max(attempt, 3); // a busy server: wait longer
@@ -93,6 +102,11 @@ document.body.classList.toggle("needs-touch", ctx.state !== "running");
 setInterval(() => {
   const idle = (performance.now() - lastActive) / 1000 > config.idle;
   document.body.classList.toggle("idle", idle && diag.lastState === "listening");
+  // Nobody for a long while: the next visitor starts a conversation of their own.
+  if (current && memory.items > 0 && memory.idle() && diag.lastState === "listening") {
+    memory.forget();
+    current.close(); // its close reconnects, to a new conversation
+  }
 }, 1000);
 
 run();

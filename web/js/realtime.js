@@ -16,7 +16,7 @@ import { AudioPlayer } from "./player.js";
 import { int16ToBase64 } from "./pcm.js";
 
 export class TransportError extends Error {
-  /** kind: "unreachable" | "refused" */
+  /** kind: "unreachable" | "refused" | "auth" | "gone" (no such conversation to resume) */
   constructor(kind, message) {
     super(message);
     this.kind = kind;

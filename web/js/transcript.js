@@ -37,6 +37,23 @@ export class Transcript {
     return e;
   }
 
+  /** Forgets every entry: a new conversation starts. */
+  clear() {
+    this.list.replaceChildren();
+    this.entries.clear();
+    this.responses.clear();
+    this.latency.textContent = "";
+  }
+
+  /** An item told done that the page has not shown (a resumed conversation's): shown whole. */
+  restore(item) {
+    if (this.entries.has(item.id) || !["user", "assistant"].includes(item.role)) return;
+    const part = item.content?.[0] || {};
+    const e = this.entry(item.id, item.role);
+    this.set(e, part.text ?? part.transcript ?? "", true);
+    if (item.status === "incomplete") e.li.classList.add("cut");
+  }
+
   personaName() {
     return this.persona ? this.persona[0].toUpperCase() + this.persona.slice(1) : "Assistant";
   }
@@ -56,6 +73,9 @@ export class Transcript {
         if (item.role === "user" && typed) this.set(this.entry(item.id, "user"), typed.text, true);
         break;
       }
+      case "conversation.item.done":
+        this.restore(ev.item);
+        break;
       case "conversation.item.input_audio_transcription.delta": {
         const e = this.entry(ev.item_id, "user");
         this.set(e, e.words + ev.delta, false);

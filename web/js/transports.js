@@ -26,11 +26,14 @@ export function transportMode(value) {
 }
 
 /** The transport for a page's settings (`persona`, `server`, `transport`); `auth`: the
- * page's Credentials (auth.js), when the server needs a key. */
-export function chooseTransport(config, loc = window.location, auth = null) {
+ * page's Credentials (auth.js), when the server needs a key; `conversation`: the page's
+ * ConversationMemory (conversation.js), whose conversation each connection resumes. */
+export function chooseTransport(config, loc = window.location, auth = null, conversation = null) {
+  const resume = () => conversation?.query() ?? "";
   const ws = () =>
-    new WebSocketTransport(realtimeUrl(loc, config.persona, config.server), { auth });
-  const rtc = () => new WebRtcTransport(callsUrl(loc, config.persona, config.server), { auth });
+    new WebSocketTransport(realtimeUrl(loc, config.persona, config.server) + resume(), { auth });
+  const rtc = () =>
+    new WebRtcTransport(callsUrl(loc, config.persona, config.server) + resume(), { auth });
   const mode = transportMode(config.transport);
   if (mode === "ws") return ws();
   if (mode === "webrtc") return rtc();
@@ -83,7 +86,7 @@ export class FallbackTransport {
         live = true;
         return;
       } catch (err) {
-        if (err.kind === "auth") throw err; // the other transport would be refused too
+        if (err.kind === "auth" || err.kind === "gone") throw err; // the other would be too
         this.failures.push(`${t.kind || "websocket"}: ${err.message}`);
         console.warn(`${err.message}; trying the next transport`);
         t.close();

@@ -98,8 +98,14 @@ export class WebRtcTransport {
     });
     if (res.status !== 201 && res.status !== 200) {
       const body = await res.json().catch(() => ({}));
-      const kind =
-        res.status === 429 ? "refused" : [401, 403].includes(res.status) ? "auth" : "unreachable";
+      const gone = res.status === 404 && body.error?.code === "conversation_not_found";
+      const kind = gone
+        ? "gone" // the conversation to resume is not there (erased, expired)
+        : res.status === 429
+          ? "refused"
+          : [401, 403].includes(res.status)
+            ? "auth"
+            : "unreachable";
       throw new TransportError(kind, body.error?.message || `HTTP ${res.status} from ${this.url}`);
     }
     const location = res.headers.get("Location");

@@ -268,6 +268,23 @@ class ErrorRaised:
     type: str = "invalid_request_error"
 
 
+@dataclass(frozen=True, slots=True)
+class ConversationOpened:
+    """The session belongs to conversation `id`: a new one, or one resumed with `items`."""
+
+    id: str
+    resumed: bool
+    items: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRestored:
+    """An item of a resumed conversation, told again so that the client can show it."""
+
+    item: Item
+    previous_item_id: str | None
+
+
 SessionEvent = (
     SessionStarted
     | SessionUpdated
@@ -294,4 +311,6 @@ SessionEvent = (
     | ResponseDone
     | TurnMetrics
     | ErrorRaised
+    | ConversationOpened
+    | ItemRestored
 )

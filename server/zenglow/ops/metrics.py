@@ -138,7 +138,27 @@ class Metrics:
             buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
             registry=r,
         )
+        self.storage_persisting = Gauge(
+            "zenglow_storage_persisting",
+            "1 while conversations are being saved, 0 while writes fail",
+            registry=r,
+        )
+        self.storage_persisting.set(1)
+        self.storage_writes_total = Counter(
+            "zenglow_storage_writes_total", "Conversation store writes", ["result"], registry=r
+        )
+        self.storage_write_seconds = Histogram(
+            "zenglow_storage_write_seconds",
+            "One conversation store write, committed",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0),
+            registry=r,
+        )
         r.register(GpuCollector())
+
+    def observe_store_write(self, seconds: float, ok: bool) -> None:
+        self.storage_writes_total.labels("ok" if ok else "failed").inc()
+        if ok:
+            self.storage_write_seconds.observe(seconds)
 
     def observe_turn(
         self, persona: str, status: str, metrics_ms: Mapping[str, float | None]

@@ -40,6 +40,7 @@ from .personas import (
 )
 from .security import AuthSettings, LimitSettings
 from .server import ServerSettings, WebRtcSettings
+from .storage import StorageSettings
 from .tools import McpServerSettings, ToolSettings
 from .voices import SessionVoiceSettings, alias_problems, default_voices
 
@@ -59,6 +60,7 @@ __all__ = [
     "SessionVoiceSettings",
     "Settings",
     "SettingsError",
+    "StorageSettings",
     "ToolSettings",
     "VoiceSettings",
     "WebRtcSettings",
@@ -176,6 +178,7 @@ class Settings(BaseSettings):
     vad: VadSettings = VadSettings()
     llm: EmbeddedLlmSettings = EmbeddedLlmSettings()
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
     personas: dict[str, PersonaSettings] = Field(default_factory=_default_personas)
     voices: dict[str, SessionVoiceSettings] = Field(

@@ -52,4 +52,5 @@ def add_page_config(app: FastAPI, runtime: Runtime, file: Path) -> None:
         allowed = runtime.settings.server.allowed_origins
         page |= {"auth": runtime.keys.enabled, "allowed_origins": list(allowed)}
         page["documents"] = sorted(SUFFIXES)  # the file types Leonardo's documents may be
+        page.setdefault("conversation_idle", runtime.settings.storage.kiosk_idle_s)
         return JSONResponse(page, headers={"Cache-Control": "no-store"})

@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ..conversation import events as ev
 from ..conversation.session import Session, SessionError
 from ..runtime import Refusal, Runtime
+from ..storage import ConversationNotFound, StorageError
 from .commands import handle_message, parse_session, update_session
 from .door.keys import AuthError, Principal
 from .door.limits import EventGate
@@ -94,14 +95,19 @@ async def serve_realtime(ws: WebSocket, runtime: Runtime) -> None:
     s = runtime.settings
     address = ws.client.host if ws.client else "unknown"
     try:
+        wanted = ws.query_params.get("conversation")
+        conversation = await runtime.conversations.open_log(principal.owner, wanted)
         preset = _redeem(runtime, principal)
         model = ws.query_params.get("model") or (preset or {}).get("model")
         persona = model if isinstance(model, str) else None
-        session = Session(runtime.engines, outbox.emit, persona=persona)
+        emit = conversation.wrap(outbox.emit) if conversation else outbox.emit
+        session = Session(runtime.engines, emit, persona=persona)
+        if conversation:
+            conversation.attach(session.items)
         if preset:
             patch = parse_session(preset, s.server.max_message_bytes)
             await update_session(patch, session, announce=False)
-    except (AuthError, rt.ProtocolError, SessionError) as exc:
+    except (AuthError, rt.ProtocolError, SessionError, ConversationNotFound, StorageError) as exc:
         slot.release()
         await ws.send_text(json.dumps(encoder.out.error(exc.code, exc.message)))
         await ws.close(1008, exc.message[:120])
@@ -125,6 +131,8 @@ async def serve_realtime(ws: WebSocket, runtime: Runtime) -> None:
     finally:
         slot.release()
         await session.close()
+        if conversation:
+            await conversation.flush()
         log.info(
             "session %s closed after %.1f s (%d events refused by limits)",
             session.config.id,

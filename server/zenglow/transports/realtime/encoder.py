@@ -155,6 +155,14 @@ class RealtimeEncoder:
                 return [o.citations(e.response_id, e.item_id, e.audio_offset_ms, e.text, e.sources)]
             case ev.TurnMetrics():
                 return [o.turn_metrics(e.response_id, **e.metrics_ms)]
+            case ev.ConversationOpened():
+                return [o.conversation(e.id, e.resumed, e.items)]
+            case ev.ItemRestored():
+                item = wire_item(e.item)
+                return [
+                    o.item_added(item, e.previous_item_id),
+                    o.item_done(item, e.previous_item_id),
+                ]
             case ev.ErrorRaised():
                 return [o.error(e.code, e.message, event_id=e.event_id, param=e.param, kind=e.type)]
         raise TypeError(f"no wire form for {type(e).__name__}")

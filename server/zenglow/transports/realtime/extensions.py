@@ -22,6 +22,9 @@ zenglow.citations     {response_id, item_id, audio_offset_ms, text, sources: [{d
                       of a grounded answer, spoken from `audio_offset_ms` of the response's
                       audio (null in a text-only reply), names or draws on these passages
                       of the user's documents; a client shows them as that audio plays.
+zenglow.conversation  {id, resumed, items}: right after `session.created`, the conversation
+                      the session belongs to (`?conversation=ID` resumes one); a resumed
+                      one's items follow as `conversation.item.added`/`done`.
 """
 
 from __future__ import annotations
@@ -132,3 +135,6 @@ class ExtensionEvents:
             text=text,
             sources=wire,
         )
+
+    def conversation(self, conversation_id: str, resumed: bool, items: int) -> Json:
+        return self._event("zenglow.conversation", id=conversation_id, resumed=resumed, items=items)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from aiortc import RTCDataChannel
 
     from ...engines.loader import Engines
+    from ...storage import ConversationLog
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class Call:
         settings: Settings,
         owner: str = "",
         extensions: bool = False,  # the client asked for the zenglow.* events
+        conversation: ConversationLog | None = None,  # where its items are kept
     ) -> None:
         self.id = f"rtc_{uuid.uuid4().hex[:20]}"
         self.owner = owner  # who may hang it up
@@ -94,7 +96,11 @@ class Call:
         self.last_heard = time.monotonic()  # the client's last event or microphone frame
         self.pc = RTCPeerConnection(config)
         self.events = EventChannel(RealtimeEncoder(extensions=extensions))
-        self.session = Session(engines, self._emit, persona=persona)
+        self.conversation = conversation
+        emit = conversation.wrap(self._emit) if conversation else self._emit
+        self.session = Session(engines, emit, persona=persona)
+        if conversation:
+            conversation.attach(self.session.items)
         self.voice = PcmTrack(on_start=self._on_audio_start, on_drain=self._on_drain)
         self.max_message_bytes = max_message_bytes
         self.ended = asyncio.Event()
@@ -166,6 +172,8 @@ class Call:
     async def close(self) -> None:
         self.end(self.reason or "closed")
         await self.session.close()
+        if self.conversation:
+            await self.conversation.flush()
         self.voice.stop()
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT_S):

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ...conversation.session import SessionError
 from ...runtime import Refusal, Runtime
+from ...storage import ConversationNotFound, StorageError
 from ..commands import update_session
 from ..door.keys import AuthError, Principal
 from ..door.middleware import BodyTooLarge
@@ -66,6 +67,8 @@ async def create_call(request: Request, runtime: Runtime, calls: Calls) -> Respo
     try:
         max_bytes = runtime.settings.server.max_message_bytes
         offer = await read_offer(request, max_bytes)
+        wanted = request.query_params.get("conversation")
+        conversation = await runtime.conversations.open_log(principal.owner, wanted)
         preset = (
             runtime.client_secrets.redeem(principal.secret.value).session
             if (principal.secret is not None)
@@ -82,6 +85,7 @@ async def create_call(request: Request, runtime: Runtime, calls: Calls) -> Respo
             owner=principal.owner,
             settings=runtime.settings,
             extensions=wants_extensions(request.query_params),
+            conversation=conversation,
         )
         calls.live[call.id] = call
         slot.connection = call
@@ -96,6 +100,10 @@ async def create_call(request: Request, runtime: Runtime, calls: Calls) -> Respo
             return error_response(exc.status, exc.code, exc.message)
         if isinstance(exc, BodyTooLarge):
             return error_response(413, "request_too_large", exc.message)
+        if isinstance(exc, ConversationNotFound):
+            return error_response(404, exc.code, exc.message)
+        if isinstance(exc, StorageError):
+            return error_response(503, exc.code, exc.message)
         if isinstance(exc, SessionError):
             return error_response(400, "invalid_session", exc.message)
         if isinstance(exc, ANSWER_ERRORS):
