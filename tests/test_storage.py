@@ -24,6 +24,7 @@ from zenglow.storage import (
     StoreHealth,
 )
 from zenglow.storage.conversations import check_store
+from zenglow.storage.log import restored_item
 from zenglow.storage.sqlite import FILE_NAME, SqliteStore
 
 
@@ -134,6 +135,52 @@ async def test_resuming_needs_the_owner_and_a_known_id(tmp_path: Path) -> None:
         with pytest.raises(ConversationNotFound):
             await conversations.open_log(owner, wanted)
     await conversations.stop()
+
+
+async def test_function_calls_come_back_as_calls_with_their_ids(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path)
+    await store.write(
+        "conv_a",
+        "key_1",
+        Changes([
+            item("i1", text="Lights off in the kitchen"),
+            StoredItem("i2", "assistant", '{"room": "kitchen"}', "function_call", call_id="c1",
+                       name="lights_off"),
+            StoredItem("i3", "user", "done", "function_call_output", call_id="c1"),
+        ]),
+    )  # fmt: skip
+    got = await store.items("conv_a", "key_1")
+    assert got is not None
+    restored = [restored_item(i) for i in got]
+    assert [(i.kind, i.call_id, i.name) for i in restored] == [
+        ("text", None, None), ("function_call", "c1", "lights_off"),
+        ("function_call_output", "c1", None),
+    ]  # fmt: skip
+    assert got[1].as_json()["call_id"] == "c1" and "call_id" not in got[0].as_json()
+    await store.close()
+
+
+async def test_a_store_without_the_call_columns_gains_them(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / FILE_NAME)
+    db.executescript(
+        "CREATE TABLE conversations (id TEXT PRIMARY KEY, owner TEXT NOT NULL,"
+        " created_at REAL NOT NULL, updated_at REAL NOT NULL);"
+        "CREATE TABLE items (conversation_id TEXT NOT NULL, id TEXT NOT NULL,"
+        " seq INTEGER NOT NULL, role TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,"
+        " status TEXT NOT NULL, persona TEXT, created_at REAL NOT NULL,"
+        " PRIMARY KEY (conversation_id, id));"
+        "INSERT INTO conversations VALUES ('conv_a', 'key_1', 1, 1);"
+        "INSERT INTO items VALUES ('conv_a', 'i1', 1, 'user', 'text', 'old words',"
+        " 'completed', NULL, 1);"
+    )
+    db.close()
+    store = SqliteStore(tmp_path)
+    await store.write("conv_a", "key_1", Changes([StoredItem("i2", "user", "x", call_id="c9")]))
+    got = await store.items("conv_a", "key_1")
+    assert got is not None and [(i.text, i.call_id) for i in got] == [
+        ("old words", None), ("x", "c9"),
+    ]  # fmt: skip
+    await store.close()
 
 
 class Recorder:

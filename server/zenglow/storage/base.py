@@ -42,13 +42,15 @@ class StoredItem:
     id: str
     role: str  # user | assistant | system
     text: str
-    kind: str = "text"  # audio (spoken) | text (typed)
+    kind: str = "text"  # audio (spoken) | text (typed) | function_call | function_call_output
     status: str = "completed"  # completed | incomplete | in_progress
     persona: str | None = None
     created_at: float = field(default_factory=time.time)
+    call_id: str | None = None  # function calls and their outputs (text: arguments | output)
+    name: str | None = None  # the function a call names
 
     def as_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "id": self.id,
             "role": self.role,
             "kind": self.kind,
@@ -57,6 +59,9 @@ class StoredItem:
             "status": self.status,
             "created_at": round(self.created_at, 3),
         }
+        if self.call_id is not None:
+            out |= {"call_id": self.call_id, "name": self.name}
+        return out
 
 
 @dataclass(frozen=True, slots=True)

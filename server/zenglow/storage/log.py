@@ -28,11 +28,19 @@ log = logging.getLogger(__name__)
 Emit = Callable[[ev.SessionEvent], Awaitable[None]]
 
 
+RESTORED_KINDS = ("audio", "text", "function_call", "function_call_output")
+
+
 def restored_item(stored: StoredItem) -> ev.Item:
     """A stored item as a session holds it; one cut off by a crash is incomplete."""
     status = "incomplete" if stored.status == "in_progress" else stored.status
-    kind = "audio" if stored.kind == "audio" else "text"
-    return ev.Item(stored.id, stored.role, stored.text, kind, status, stored.persona)  # type: ignore[arg-type]
+    kind = stored.kind if stored.kind in RESTORED_KINDS else "text"
+    if kind.startswith("function_call") and stored.call_id is None:
+        kind = "text"  # a call without its id could not be answered: keep its words
+    return ev.Item(
+        stored.id, stored.role, stored.text, kind, status, stored.persona,  # type: ignore[arg-type]
+        call_id=stored.call_id, name=stored.name,
+    )  # fmt: skip
 
 
 class ConversationLog:
@@ -102,8 +110,9 @@ class ConversationLog:
             old = self._stored.get(item.id)
             created = old.created_at if old is not None else time.time()
             wanted[item.id] = StoredItem(
-                item.id, item.role, text, item.kind, item.status, item.persona, created
-            )
+                item.id, item.role, text, item.kind, item.status, item.persona, created,
+                item.call_id, item.name,
+            )  # fmt: skip
         return wanted
 
     def _changes(self) -> tuple[Changes, dict[str, StoredItem]]:

@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS items (
     status TEXT NOT NULL,
     persona TEXT,
     created_at REAL NOT NULL,
+    call_id TEXT,
+    name TEXT,
     PRIMARY KEY (conversation_id, id)
 );
 CREATE INDEX IF NOT EXISTS items_in_order ON items (conversation_id, seq);
@@ -127,6 +129,7 @@ class SqliteStore:
             db.execute("PRAGMA foreign_keys=ON")
             db.execute("PRAGMA secure_delete=ON")
             db.executescript(SCHEMA)
+            _add_columns(db)
         except sqlite3.DatabaseError as exc:
             db.close()
             if isinstance(exc, sqlite3.OperationalError):
@@ -204,13 +207,21 @@ def _info(
     return None if row is None else _to_info(row)
 
 
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Columns a store made by an earlier release lacks (function calls' id and name)."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(items)")}
+    for column in ("call_id", "name"):
+        if column not in have:
+            db.execute(f"ALTER TABLE items ADD COLUMN {column} TEXT")
+
+
 def _items(
     db: sqlite3.Connection, conversation_id: str, owner: str | None
 ) -> list[StoredItem] | None:
     if _info(db, conversation_id, owner) is None:
         return None
     rows = db.execute(
-        "SELECT id, role, text, kind, status, persona, created_at FROM items "
+        "SELECT id, role, text, kind, status, persona, created_at, call_id, name FROM items "
         "WHERE conversation_id = ? ORDER BY seq",
         (conversation_id,),
     ).fetchall()
@@ -244,11 +255,11 @@ def _write(db: sqlite3.Connection, conversation_id: str, owner: str, changes: Ch
             seq += 1
             db.execute(
                 "INSERT INTO items (conversation_id, id, seq, role, kind, text, status, persona,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " created_at, call_id, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (conversation_id, id) DO UPDATE SET text = excluded.text,"
                 " status = excluded.status, persona = excluded.persona",
                 (conversation_id, item.id, seq, item.role, item.kind, item.text, item.status,
-                 item.persona, item.created_at),
+                 item.persona, item.created_at, item.call_id, item.name),
             )  # fmt: skip
         for item_id in changes.deletes:
             db.execute(
