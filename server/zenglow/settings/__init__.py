@@ -136,7 +136,9 @@ class VadSettings(Section):
 
 
 class EmbeddedLlmSettings(Section):
-    model: Path | None = Field(None, description="GGUF file; None = bundled Gemma 3 270M")
+    model: Path | None = Field(
+        None, description="GGUF file for every persona; None = each persona's embedded_model"
+    )
     n_ctx: int = Field(2048, ge=256)
     n_threads: int | None = Field(None, ge=1)
 
