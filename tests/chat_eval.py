@@ -127,7 +127,8 @@ MAX_WORDS = 40
 
 def format_problems(reply: str, *, short: bool = True) -> list[str]:
     """What is wrong with a reply's form (empty when nothing is): empty, role tags or template
-    tokens, code fences, and for Jarvis (`short`) more than two short sentences."""
+    tokens, code fences, and for Jarvis (`short`) more than two short sentences (of more than
+    two words) or more than `MAX_WORDS` words."""
     found = []
     if not reply.strip():
         found.append("empty")
@@ -136,7 +137,8 @@ def format_problems(reply: str, *, short: bool = True) -> list[str]:
     if "```" in reply:
         found.append("code fence")
     if short:
-        sentences = [s for s in _SENTENCE_END.split(reply.strip()) if s.strip()]
+        # a one- or two-word exclamation ("Sure!", "Good morning!") is not counted
+        sentences = [s for s in _SENTENCE_END.split(reply.strip()) if len(s.split()) > 2]
         if len(sentences) > MAX_SENTENCES:
             found.append(f"{len(sentences)} sentences")
         if len(reply.split()) > MAX_WORDS:
