@@ -19,10 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.chat_eval import CASES, format_problems  # noqa: E402
-from zenglow.engines.bundled import model_path  # noqa: E402
-from zenglow.engines.llamacpp import LlamaCppChat  # noqa: E402
-from zenglow.settings import load_settings  # noqa: E402
+from tests.chat_eval import CASES, format_problems
+
+from zenglow.engines.bundled import model_path
+from zenglow.engines.llamacpp import LlamaCppChat
+from zenglow.settings import load_settings
 
 _SENTENCE = re.compile(r"[.!?](\s|$)")
 
@@ -96,8 +97,8 @@ async def main() -> None:
                 mark = ("ok " if ok else "BAD") + (" fmt" if problems else "")
                 print(f"  {name:20} {mark:7} {case.turns[-1]!r} -> {text!r} {problems}")
     print(
-        f"\n| model | tuned | held out | format clean | TTFT | first sentence | tok/s |"
-        f"\n|---|---|---|---|---|---|---|"
+        "\n| model | tuned | held out | format clean | TTFT | first sentence | tok/s |"
+        "\n|---|---|---|---|---|---|---|"
     )
     for name, f in figures.items():
         med = statistics.median

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.chat_eval import CASES, HELD_OUT, format_problems
-from zenglow.engines.base import ChatMessage, EngineError
 from zenglow.engines import bundled
+from zenglow.engines.base import ChatMessage, EngineError
 from zenglow.engines.bundled import QWEN, assembled_qwen, model_path
 from zenglow.engines.llamacpp import LlamaCppChat, ReplyText
 from zenglow.engines.templates import ChatTemplate, TranscriptTemplate, template_for

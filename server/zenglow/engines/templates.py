@@ -152,6 +152,4 @@ def template_for(metadata: Mapping[str, Any], token_text: Mapping[str, str]) -> 
     source = metadata.get("tokenizer.chat_template")
     if not source:
         return TranscriptTemplate()
-    return ChatTemplate(
-        str(source), bos=token_text.get("bos", ""), eos=token_text.get("eos", "")
-    )
+    return ChatTemplate(str(source), bos=token_text.get("bos", ""), eos=token_text.get("eos", ""))
