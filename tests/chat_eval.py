@@ -33,12 +33,12 @@ class Case:
         return re.search(self.accept, reply, re.IGNORECASE) is not None
 
 
-def _q(question: str, accept: str) -> Case:
-    return Case((question,), accept)
+def _q(question: str, accept: str, *, held_out: bool = False) -> Case:
+    return Case((question,), accept, held_out=held_out)
 
 
 def _h(question: str, accept: str) -> Case:
-    return Case((question,), accept, held_out=True)
+    return _q(question, accept, held_out=True)
 
 
 GREETING = r"\b(hello|hi|hey|good|great|well|fine|doing|glad|happy|thanks|thank you)\b"

@@ -101,17 +101,6 @@ def test_the_default_model_brings_its_own_template(chat: LlamaCppChat) -> None:
     assert len(im_start) == 1 and tokens.count(im_start[0]) == 3  # special, not spelled out
 
 
-async def test_a_reply_cut_by_a_failover_is_continued_not_repeated(chat: LlamaCppChat) -> None:
-    said = "The capital of France"
-    messages: list[ChatMessage] = [
-        {"role": "user", "content": "What is the capital of France?"},
-        {"role": "assistant", "content": said},
-    ]
-    rest = "".join([d async for d in chat.stream(messages)])
-    assert rest.startswith(" ") and "capital of France" not in rest and "Paris" in rest
-    assert not format_problems(said + rest)
-
-
 async def test_the_evaluation_set_passes_on_the_default_model(chat: LlamaCppChat) -> None:
     persona = load_settings(None).persona("jarvis")
     passed, held, failures = 0, 0, []

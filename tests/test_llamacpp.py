@@ -172,6 +172,7 @@ async def test_a_reply_begun_elsewhere_is_continued_not_restarted(chat: LlamaCpp
     assert rest.startswith(" ") and not rest.startswith("  ")  # joins the words said
     assert "capital of France" not in rest  # not said again
     assert "Paris" in rest
+    assert "<|" not in rest and "assistant" not in rest  # no role token of the template
 
 
 async def test_max_tokens_bounds_the_reply(chat: LlamaCppChat) -> None:
