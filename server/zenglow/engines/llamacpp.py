@@ -45,11 +45,16 @@ def fit_history(
 ) -> list[ChatMessage]:
     """The system text and the newest turns whose prompt takes at most `budget` tokens.
 
-    Each message is counted once (by the text it adds to the prompt); the rendered prompt is
-    then counted, and a turn more dropped while it is still over, which the per-message
-    estimate makes rare."""
+    The prompt without turns (system text, template framing) is counted once, each turn once
+    by the text it adds; the rendered prompt is then counted, and a turn more dropped while it
+    is still over, which the per-turn estimate makes rare."""
     shape = template or TranscriptTemplate()
-    kept = fit_messages(messages, lambda m: count_tokens(shape.message_text(m)), budget, truncation)
+    base = count_tokens(shape.render([m for m in messages if m["role"] == "system"]))
+
+    def cost(m: ChatMessage) -> int:
+        return 0 if m["role"] == "system" else count_tokens(shape.message_text(m))
+
+    kept = fit_messages(messages, cost, budget - base, truncation)
     while count_tokens(shape.render(kept)) > budget:
         turns = [i for i, m in enumerate(kept) if m["role"] != "system"]
         if len(turns) <= 1 or truncation.type == "disabled":
