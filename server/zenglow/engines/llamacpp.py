@@ -49,11 +49,14 @@ def fit_history(
     by the text it adds; the rendered prompt is then counted, and a turn more dropped while it
     is still over, which the per-turn estimate makes rare."""
     shape = template or TranscriptTemplate()
-    base = count_tokens(shape.render([m for m in messages if m["role"] == "system"]))
 
     def cost(m: ChatMessage) -> int:
         return 0 if m["role"] == "system" else count_tokens(shape.message_text(m))
 
+    # the fixed part, measured on the shortest prompt every template accepts: one user turn
+    empty: ChatMessage = {"role": "user", "content": ""}
+    system = [m for m in messages if m["role"] == "system"]
+    base = count_tokens(shape.render([*system, empty])) - cost(empty)
     kept = fit_messages(messages, cost, budget - base, truncation)
     while count_tokens(shape.render(kept)) > budget:
         turns = [i for i, m in enumerate(kept) if m["role"] != "system"]
