@@ -74,7 +74,7 @@ async def main() -> None:
             model_path(name),
             n_threads=args.threads or settings.llm.n_threads,
             seed=1234,
-            temperature=0.0,
+            temperature=settings.llm.temperature,
         )
         if args.repeat_penalty is not None:
             chat.repeat_penalty = args.repeat_penalty

@@ -19,7 +19,7 @@ from .web_lips import REPLY
 
 @pytest.fixture(scope="session")
 def engines() -> Engines:
-    """The embedded engines (Whisper tiny.en, Silero, Piper joe, Gemma 3 270M), loaded once."""
+    """The embedded engines (Whisper tiny.en, Silero, Piper joe, Qwen2.5-Coder), loaded once."""
     engines = build_engines(load_settings(None))
     engines.load()
     return engines

@@ -88,7 +88,9 @@ def test_an_unknown_bundled_model_name_is_an_engine_error() -> None:
 
 @pytest.fixture(scope="module")
 def chat() -> LlamaCppChat:
-    model = LlamaCppChat(model_path(QWEN), seed=1234, temperature=0.0)
+    """The default model as the server runs it (llm.temperature)."""
+    temperature = load_settings(None).llm.temperature
+    model = LlamaCppChat(model_path(QWEN), seed=1234, temperature=temperature)
     model.load()
     return model
 
@@ -125,3 +127,25 @@ async def test_the_evaluation_set_passes_on_the_default_model(chat: LlamaCppChat
     assert passed >= 0.85 * len(CASES)
     assert held >= 0.85 * len(HELD_OUT)
     assert len(failures) <= 0.2 * len(CASES)
+
+
+async def test_spoken_held_out_questions_get_right_short_clean_answers(engines) -> None:  # type: ignore[no-untyped-def]
+    """The held-out questions spoken by Piper, heard by Whisper, answered by Jarvis's pool."""
+    import numpy as np
+
+    from zenglow.speech.audio import int16_to_float
+
+    stt, tts = engines.stt, engines.tts
+    system = engines.system_messages("jarvis")
+    spoken = [c for c in HELD_OUT if len(c.turns) == 1]
+    right, lines = 0, []
+    for case in spoken:
+        pcm = [c.pcm async for c in tts.synthesize(case.turns[0], sample_rate=stt.sample_rate)]
+        heard = (await stt.transcribe(int16_to_float(np.concatenate(pcm)))).text.strip()
+        messages: list[ChatMessage] = [*system, {"role": "user", "content": heard}]
+        reply = "".join([d async for d in engines.chat_for("jarvis").stream(messages)])
+        assert not format_problems(reply, short=False), (heard, reply)
+        right += case.accepts(reply)
+        lines.append(f"{heard!r} -> {reply!r}")
+    print("\n" + "\n".join(lines))
+    assert right >= 0.8 * len(spoken)

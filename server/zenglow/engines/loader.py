@@ -205,7 +205,10 @@ def build_pools(settings: Settings, metrics: Metrics) -> dict[str, ChatPool]:
             which = str(s.llm.model or s.personas[name].chat.embedded_model)
             if which not in embedded:
                 model = LlamaCppChat(
-                    embedded_path(which), n_ctx=s.llm.n_ctx, n_threads=s.llm.n_threads
+                    embedded_path(which),
+                    n_ctx=s.llm.n_ctx,
+                    n_threads=s.llm.n_threads,
+                    temperature=s.llm.temperature,
                 )
                 embedded[which] = Endpoint(model, config)
             first = embedded[which]
