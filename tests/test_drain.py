@@ -32,7 +32,7 @@ def process(tmp_path: Path):  # type: ignore[no-untyped-def]
     port = free_port()
     script = Path(sys.executable).with_name("zenglow")
     command = [str(script)] if script.is_file() else [sys.executable, "-m", "zenglow.cli"]
-    env = {**os.environ, "ZENGLOW_SERVER__PORT": str(port), "ZENGLOW_SERVER__DRAIN_S": "20"}
+    env = {**os.environ, "ZENGLOW_SERVER__PORT": str(port), "ZENGLOW_SERVER__DRAIN_S": "60"}
     log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen([*command, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 240

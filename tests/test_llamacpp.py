@@ -1,4 +1,4 @@
-"""LlamaCppChat: the pure prompt and reply pieces, then the real embedded Gemma 3 270M."""
+"""LlamaCppChat: the pure prompt and reply pieces, then the real default model (Qwen2.5)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ import pytest
 
 from zenglow.engines.base import ChatMessage, EngineError
 from zenglow.engines.llamacpp import (
-    DEFAULT_SYSTEM,
-    EXAMPLES,
     LlamaCppChat,
     ReplyText,
     build_prompt,
     continues,
     fit_history,
 )
+from zenglow.engines.templates import DEFAULT_SYSTEM, EXAMPLES
 
 GREETING: list[ChatMessage] = [{"role": "user", "content": "Hello! How are you today?"}]
 COUNTING: list[ChatMessage] = [{"role": "user", "content": "Count from one to fifty."}]
+STORY: list[ChatMessage] = [
+    {"role": "user", "content": "Tell me a long story about a dragon who learns to bake."}
+]
 
 # --- pure pieces ------------------------------------------------------------------------
 
@@ -170,6 +172,7 @@ async def test_a_reply_begun_elsewhere_is_continued_not_restarted(chat: LlamaCpp
     assert rest.startswith(" ") and not rest.startswith("  ")  # joins the words said
     assert "capital of France" not in rest  # not said again
     assert "Paris" in rest
+    assert "<|" not in rest and "assistant" not in rest  # no role token of the template
 
 
 async def test_max_tokens_bounds_the_reply(chat: LlamaCppChat) -> None:
@@ -182,14 +185,14 @@ async def test_max_tokens_bounds_the_reply(chat: LlamaCppChat) -> None:
 @pytest.fixture(scope="module")
 def rambler() -> LlamaCppChat:
     """Without stop strings the model writes on past its own line, up to `max_tokens`."""
-    model = LlamaCppChat(seed=1234, stops=(), max_tokens=80)
+    model = LlamaCppChat(seed=1234, stops=(), max_tokens=80, temperature=0.0)
     model.load()
     return model
 
 
 async def uncut_tokens(model: LlamaCppChat) -> int:
     before = model.tokens_generated
-    reply = "".join([d async for d in model.stream(GREETING)])
+    reply = "".join([d async for d in model.stream(STORY)])
     uncut = model.tokens_generated - before
     assert uncut >= 20, f"the reference reply is too short to test cancellation: {reply!r}"
     return uncut
@@ -198,7 +201,7 @@ async def uncut_tokens(model: LlamaCppChat) -> int:
 async def test_closing_the_stream_stops_generation_within_a_token(rambler: LlamaCppChat) -> None:
     uncut = await uncut_tokens(rambler)
     start = rambler.tokens_generated
-    stream = rambler.stream(GREETING)
+    stream = rambler.stream(STORY)
     first = await anext(stream)
     at_close = rambler.tokens_generated
     await stream.aclose()  # returns once the worker has stopped
@@ -214,7 +217,7 @@ async def test_cancelling_the_consumer_stops_generation(rambler: LlamaCppChat) -
     received: list[str] = []
 
     async def consume() -> None:
-        async for delta in rambler.stream(GREETING):
+        async for delta in rambler.stream(STORY):
             received.append(delta)
             got_first.set()
 

@@ -36,6 +36,7 @@ class Sse:
     error_after: int | None = None  # send an error chunk after this many tokens
     status: int = 200
     message: str = "scripted failure"
+    max_messages: int | None = None  # more: HTTP 400, the context length is exceeded
 
 
 @dataclass
@@ -100,6 +101,9 @@ class SseServer:
             return _json(writer, 200, {"object": "list", "data": [{"id": m} for m in s.models]})
         if req.path != "/v1/chat/completions":
             return _json(writer, 404, {"error": {"message": "no such route"}})
+        if s.max_messages is not None and len(req.body.get("messages", ())) > s.max_messages:
+            message = "This model's maximum context length is 2048 tokens (context_length_exceeded)"
+            return _json(writer, 400, {"error": {"message": message, "code": 400}})
         if s.status != 200:
             return _json(writer, s.status, {"error": {"message": s.message, "code": s.status}})
         writer.write(

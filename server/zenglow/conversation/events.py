@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..engines.base import VisemeCue
+from ..engines.budget import AUTO, Truncation
 from ..knowledge.documents import Passage
 from ..speech import vad
 from ..tools.specs import ToolSpec
@@ -51,6 +52,7 @@ class SessionConfig:
     max_output_tokens: int | None = None
     tools: tuple[ToolSpec, ...] = ()  # the client's functions (they run at the client)
     tool_choice: str = "auto"  # auto, none, required, or a function's name
+    truncation: Truncation = AUTO  # what is dropped when the history outgrows the context
     # what the latest update asked for that this session does not do (wire paths)
     ignored: tuple[str, ...] = ()
 

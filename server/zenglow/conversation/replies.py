@@ -81,6 +81,7 @@ class Replies:
             speaker=self.speaker if audio else None,
             voice=voice,
             max_tokens=s.config.max_output_tokens or persona.chat.max_tokens,
+            truncation=s.config.truncation,
             clock=s.clock,
         )
         if may_call(s) or tools:

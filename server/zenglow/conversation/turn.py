@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..engines.base import ChatMessage, ChatModel, TextToSpeech, Voice
+from ..engines.budget import AUTO, Truncation
 from ..speech.chunker import SentenceChunker
 from .events import PersonaChanged, SessionEvent, TextOut
 from .speaker import Speaker
@@ -105,6 +106,7 @@ class Turn:
     speaker: Speaker | None = None
     voice: Voice | None = None
     max_tokens: int | None = None
+    truncation: Truncation = AUTO
     preface: Preface | None = None
     reason: str = "default"  # why `persona` answers (for the zenglow.persona event)
     cue: str | None = None
@@ -184,8 +186,11 @@ class Turn:
         self._handovers: list[Handover] = []
         self._resuming = False
         kwargs: dict[str, Any] = {}
-        if "on_failover" in inspect.signature(self.chat.stream).parameters:
+        accepts = inspect.signature(self.chat.stream).parameters
+        if "on_failover" in accepts:
             kwargs["on_failover"] = self._failed_over
+        if "truncation" in accepts:
+            kwargs["truncation"] = self.truncation
         answer: str | None = None
         if self.tools is not None and self.tools.offered:
             answer = await self.tools.run(self, lambda line: self._aside(line, sentences))

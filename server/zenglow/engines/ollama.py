@@ -16,6 +16,7 @@ import httpx
 import ollama
 
 from zenglow.engines.base import ChatMessage, EngineError
+from zenglow.engines.budget import ContextTooLong, is_overflow
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 
@@ -142,6 +143,8 @@ class OllamaChat:
 
     def _raise_response_error(self, e: ollama.ResponseError) -> NoReturn:
         text = str(e.error)
+        if is_overflow(text):
+            raise ContextTooLong(f"Ollama at {self.host} refused the conversation: {text}") from e
         if e.status_code == 404 or ("model" in text.lower() and "not found" in text.lower()):
             raise EngineError(
                 f"model '{self.model}' is not available on {self.host}: "

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 import httpx
 
 from zenglow.engines.base import ChatMessage, EngineError
+from zenglow.engines.budget import ContextTooLong, is_overflow
 
 
 class OpenAICompatError(EngineError):
@@ -134,6 +135,8 @@ class OpenAICompatChat:
             raise ValueError(f"not a chat completion chunk: {chunk!r}"[:200])
         if "error" in chunk:
             message = error_text(json.dumps(chunk).encode())
+            if is_overflow(message):
+                raise ContextTooLong(f"{self.url} refused the conversation: {message}")
             raise OpenAICompatError(f"{self.url} failed during the reply: {message}")
         choices = chunk.get("choices") or [{}]
         delta = choices[0].get("delta") or {}
@@ -166,6 +169,8 @@ class OpenAICompatChat:
 
     def _raise_status(self, status: int, body: bytes) -> NoReturn:
         text = error_text(body)
+        if status in (400, 413, 422) and is_overflow(text):
+            raise ContextTooLong(f"{self.url} answered HTTP {status}: {text}")
         if status == 404:
             raise OpenAICompatError(
                 f"model '{self.model}' is not served by {self.url} ({text}): check the name "

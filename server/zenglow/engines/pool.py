@@ -17,13 +17,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from ..ops.metrics import Metrics
 from .base import ChatMessage, ChatModel, EngineError
+from .budget import AUTO, ContextTooLong, Truncation, trimmed_until_it_fits
 from .endpoint import Endpoint, EndpointDown, GpuBusy, failure_kind, rank
 
 log = logging.getLogger(__name__)
@@ -109,9 +112,14 @@ class ChatPool:
         *,
         max_tokens: int | None = None,
         on_failover: OnFailover | None = None,
+        truncation: Truncation = AUTO,
     ) -> AsyncGenerator[str, None]:
-        """Stream the reply's text deltas; cancelling the consumer frees its slot."""
-        return self._reply(list(messages), max_tokens, on_failover, None, use_fallback=True)
+        """Stream the reply's text deltas; cancelling the consumer frees its slot.  A
+        conversation too long for an endpoint is trimmed as `truncation` says and asked
+        again there; it never marks the endpoint down."""
+        return self._reply(
+            list(messages), max_tokens, on_failover, None, use_fallback=True, truncation=truncation
+        )
 
     async def _reply(
         self,
@@ -121,6 +129,7 @@ class ChatPool:
         handoff: FailoverInfo | None,
         *,
         use_fallback: bool,
+        truncation: Truncation = AUTO,
     ) -> AsyncGenerator[str, None]:
         said, deltas_said = "", 0
         tried: set[str] = set()
@@ -135,7 +144,9 @@ class ChatPool:
                 reasons = "; ".join(reason for _, _, reason in none.down)
                 away = moved or FailoverInfo(self.name, names, "", "", reasons)
                 left, resumed = _left(max_tokens, deltas_said), continuation(messages, said)
-                rest = self.fallback._reply(resumed, left, on_failover, away, use_fallback=False)
+                rest = self.fallback._reply(
+                    resumed, left, on_failover, away, use_fallback=False, truncation=truncation
+                )
                 try:
                     async with contextlib.aclosing(rest):
                         async for delta in rest:
@@ -150,7 +161,10 @@ class ChatPool:
                 if moved is not None:
                     self._report(moved, endpoint, on_failover)
                 attempt = self._attempt(
-                    endpoint, continuation(messages, said), _left(max_tokens, deltas_said)
+                    endpoint,
+                    continuation(messages, said),
+                    _left(max_tokens, deltas_said),
+                    truncation,
                 )
                 async with contextlib.aclosing(attempt):
                     async for delta in attempt:
@@ -208,12 +222,25 @@ class ChatPool:
             return roomy[0]
 
     async def _attempt(
-        self, endpoint: Endpoint, messages: list[ChatMessage], max_tokens: int | None
+        self,
+        endpoint: Endpoint,
+        messages: list[ChatMessage],
+        max_tokens: int | None,
+        truncation: Truncation = AUTO,
     ) -> AsyncGenerator[str, None]:
-        """One endpoint's stream, with its first-token and stall timeouts."""
+        """One endpoint's stream, with its first-token and stall timeouts; asked again with
+        fewer turns while the endpoint says the conversation does not fit."""
         c = endpoint.config
         labels = (self.name, endpoint.name)
-        stream = endpoint.chat.stream(messages, max_tokens=max_tokens)
+        extra = {"truncation": truncation} if _takes_truncation(endpoint.chat) else {}
+
+        def ask(fitted: list[ChatMessage]) -> AsyncGenerator[str, None]:
+            return cast(
+                AsyncGenerator[str, None],
+                endpoint.chat.stream(fitted, max_tokens=max_tokens, **extra),
+            )
+
+        stream = trimmed_until_it_fits(ask, messages, truncation)
         start = time.monotonic()
         first: float | None = None
         count = 0
@@ -229,6 +256,8 @@ class ChatPool:
                     if first is None:
                         raise _Failed("timeout", f"no first token within {limit:g} s") from None
                     raise _Failed("stall", f"no token for {limit:g} s mid-reply") from None
+                except ContextTooLong:
+                    raise  # the request's fault: the endpoint stays up
                 except EngineError as e:
                     raise _Failed(failure_kind(e), str(e)) from e
                 if first is None:
@@ -303,6 +332,11 @@ class ChatPool:
             close = getattr(chat, "aclose", None)
             if close is not None:
                 await close()
+
+
+def _takes_truncation(chat: object) -> bool:
+    stream = getattr(chat, "stream", None)
+    return stream is not None and "truncation" in inspect.signature(stream).parameters
 
 
 def _read(endpoint: Endpoint, attribute: str) -> float:

@@ -185,10 +185,10 @@ def engine_checks(s: Settings) -> list[Check]:
 
 
 def embedded_model_check(s: Settings) -> Check:
-    from ..engines.llamacpp import default_model_path
+    from ..engines.loader import embedded_path
 
     def assemble() -> str:
-        path = s.llm.model or default_model_path()
+        path = embedded_path(str(s.llm.model or s.persona(s.default_persona).chat.embedded_model))()
         if not Path(path).is_file():
             raise EngineError(f"chat model file not found: {path}")
         return f"{Path(path).name}, {Path(path).stat().st_size / 1e6:.0f} MB"

@@ -141,9 +141,14 @@ class VadSettings(Section):
 
 
 class EmbeddedLlmSettings(Section):
-    model: Path | None = Field(None, description="GGUF file; None = bundled Gemma 3 270M")
+    model: Path | None = Field(
+        None, description="GGUF file for every persona; None = each persona's embedded_model"
+    )
     n_ctx: int = Field(2048, ge=256)
     n_threads: int | None = Field(None, ge=1)
+    temperature: float = Field(
+        0.0, ge=0.0, le=2.0, description="0 = greedy, as the evaluation set measures it"
+    )
 
 
 class _BuiltInDefaults(PydanticBaseSettingsSource):

