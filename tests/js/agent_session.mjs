@@ -3,22 +3,14 @@
 //   node agent_session.mjs URL text "Hello there"
 //   node agent_session.mjs URL audio speech.pcm     (PCM16 mono 24 kHz, streamed at real time)
 import { readFileSync } from "node:fs";
-import { OpenAIRealtimeWebSocket, RealtimeAgent, RealtimeSession } from "@openai/agents-realtime";
-import { problem } from "./schemas.mjs";
+import { RealtimeAgent } from "@openai/agents-realtime";
+import { TURN_TIMEOUT_MS, finish, recordedSession } from "./recorded.mjs";
 
 const [url, mode, arg] = process.argv.slice(2);
-const TURN_TIMEOUT_MS = 120000;
 const CHUNK_BYTES = 1920; // 40 ms
 
 const agent = new RealtimeAgent({ name: "Assistant", instructions: "Answer briefly." });
-const transport = new OpenAIRealtimeWebSocket({ url });
-const session = new RealtimeSession(agent, { transport });
-const errors = [];
-const events = [];
-let audioBytes = 0;
-session.on("error", (e) => errors.push(String(e.error?.message ?? JSON.stringify(e.error ?? e))));
-session.on("audio", (e) => (audioBytes += e.data.byteLength));
-transport.on("*", (raw) => events.push(raw));
+const { session, record } = recordedSession(agent, url);
 
 const turnDone = new Promise((resolve, reject) => {
   session.on("agent_end", resolve);
@@ -38,26 +30,9 @@ if (mode === "text") {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 }
-let failure = null;
-try {
-  await turnDone;
-  await new Promise((r) => setTimeout(r, 1000)); // whatever follows the turn
-} catch (e) {
-  failure = String(e);
-}
-session.close();
-
 const content = (item) => (item.content ?? []).map((c) => c.transcript ?? c.text ?? "").join(" ");
-console.log(
-  JSON.stringify({
-    failure,
-    errors,
-    audio_bytes: audioBytes,
-    types: events.map((e) => e.type),
-    invalid: events.map((e) => [e.type, problem(e)]).filter(([, p]) => p !== null),
-    history: session.history
-      .filter((item) => item.type === "message")
-      .map((item) => ({ role: item.role, text: content(item) })),
-  }),
-);
-process.exit(0);
+await finish(session, record, turnDone, () => ({
+  history: session.history
+    .filter((item) => item.type === "message")
+    .map((item) => ({ role: item.role, text: content(item) })),
+}));

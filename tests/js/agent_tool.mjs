@@ -2,11 +2,10 @@
 // for the weather, the SDK runs the tool when the server calls it and sends its output, and
 // the reply follows.  Prints what happened as one JSON line:
 //   node agent_tool.mjs URL "What is the weather forecast in Paris?"
-import { OpenAIRealtimeWebSocket, RealtimeAgent, RealtimeSession, tool } from "@openai/agents-realtime";
-import { problem } from "./schemas.mjs";
+import { RealtimeAgent, tool } from "@openai/agents-realtime";
+import { TURN_TIMEOUT_MS, finish, recordedSession } from "./recorded.mjs";
 
 const [url, message] = process.argv.slice(2);
-const TURN_TIMEOUT_MS = 120000;
 const called = [];
 
 const getWeather = tool({
@@ -26,14 +25,7 @@ const getWeather = tool({
   },
 });
 const agent = new RealtimeAgent({ name: "Assistant", instructions: "Answer briefly.", tools: [getWeather] });
-const transport = new OpenAIRealtimeWebSocket({ url });
-const session = new RealtimeSession(agent, { transport });
-const errors = [];
-const events = [];
-let audioBytes = 0;
-session.on("error", (e) => errors.push(String(e.error?.message ?? JSON.stringify(e.error ?? e))));
-session.on("audio", (e) => (audioBytes += e.data.byteLength));
-transport.on("*", (raw) => events.push(raw));
+const { transport, session, record } = recordedSession(agent, url);
 
 // the reply to the tool's output: a response.done whose output is a message
 const replied = new Promise((resolve, reject) => {
@@ -46,25 +38,9 @@ const replied = new Promise((resolve, reject) => {
 
 await session.connect({ apiKey: "sk-local" });
 session.sendMessage(message);
-let failure = null;
-try {
-  await replied;
-  await new Promise((r) => setTimeout(r, 1000)); // whatever follows the turn
-} catch (e) {
-  failure = String(e);
-}
-session.close();
-console.log(
-  JSON.stringify({
-    failure,
-    errors,
-    called,
-    audio_bytes: audioBytes,
-    types: events.map((e) => e.type),
-    invalid: events.map((e) => [e.type, problem(e)]).filter(([, p]) => p !== null),
-    outputs: events
-      .filter((e) => e.type === "response.done")
-      .map((e) => e.response.output.map((o) => o.type)),
-  }),
-);
-process.exit(0);
+await finish(session, record, replied, () => ({
+  called,
+  outputs: record.events
+    .filter((e) => e.type === "response.done")
+    .map((e) => e.response.output.map((o) => o.type)),
+}));
