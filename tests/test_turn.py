@@ -286,3 +286,30 @@ async def test_metrics_have_every_key_as_a_non_negative_number() -> None:
     assert values["llm_first_token_ms"] == pytest.approx(10.0)  # one token delay
     assert values["first_sentence_ms"] >= values["llm_first_token_ms"]
     assert values["first_audio_sent_ms"] >= values["first_sentence_ms"]
+
+
+async def test_a_spoken_reply_ends_at_its_sentence_cap() -> None:
+    text = "Sure thing, my friend, here is the plan: breathe in slowly. Then out. Then again! Done."
+    async with Rig(words(text)) as rig:
+        rig.turn.max_sentences = 2
+        await rig.run()
+    # the first clause is a chunk of the first sentence, not a sentence of its own
+    assert rig.tts.texts == [
+        "Sure thing, my friend,",
+        "here is the plan: breathe in slowly.",
+        "Then out.",
+    ]
+    assert (
+        rig.turn.capped
+        and rig.turn.text == "Sure thing, my friend, here is the plan: breathe in slowly. Then out."
+    )
+    assert ("token", " Done.") not in rig.log  # the model was stopped, not read to the end
+    assert rig.turn.heard_text(None) == rig.turn.text
+
+
+async def test_a_text_reply_has_no_sentence_cap() -> None:
+    text = "One. Two. Three."
+    async with Rig(words(text), audio=False) as rig:
+        rig.turn.max_sentences = 1
+        await rig.run()
+    assert not rig.turn.capped and rig.turn.text == text

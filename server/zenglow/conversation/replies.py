@@ -81,6 +81,7 @@ class Replies:
             speaker=self.speaker if audio else None,
             voice=voice,
             max_tokens=s.config.max_output_tokens or persona.chat.max_tokens,
+            max_sentences=persona.chat.max_sentences,
             truncation=s.config.truncation,
             clock=s.clock,
         )
@@ -251,7 +252,8 @@ class Replies:
         if turn.audio:
             assert turn.speaker is not None
             await turn.speaker.wait_released(turn.response_id)
-        if status == "completed" and turn.max_tokens and turn.output_tokens >= turn.max_tokens:
+        capped = turn.max_tokens and turn.output_tokens >= turn.max_tokens and not turn.capped
+        if status == "completed" and capped:
             status, reason = "incomplete", "max_output_tokens"
         self.active = None
         await self._finish(reply, status, reason, turn.heard_text(None))

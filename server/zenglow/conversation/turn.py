@@ -28,6 +28,7 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
+SENTENCE_ENDS = (".", "!", "?", "\u2026")  # after any closing quotes or brackets
 EMPTY_RETRIES = 1  # an empty reply from the chat model is asked for again this many times
 
 _MARKUP = re.compile(r"[*_`#]+|^\s*[-•]\s+", re.MULTILINE)
@@ -106,6 +107,7 @@ class Turn:
     speaker: Speaker | None = None
     voice: Voice | None = None
     max_tokens: int | None = None
+    max_sentences: int | None = None  # a spoken reply ends after this many sentences
     truncation: Truncation = AUTO
     preface: Preface | None = None
     reason: str = "default"  # why `persona` answers (for the zenglow.persona event)
@@ -122,6 +124,7 @@ class Turn:
     clock: Callable[[], float] = time.monotonic
     text: str = ""  # everything the model produced
     output_tokens: int = 0
+    capped: bool = False  # the spoken reply ended at its sentence cap
     spans: list[_Span] = field(default_factory=list)
     marks: TurnMarks = field(init=False)
 
@@ -185,6 +188,7 @@ class Turn:
             self.text += lead + " "  # before the model's words, which may need it
         self._handovers: list[Handover] = []
         self._resuming = False
+        self._sentences = 0  # spoken sentences of the model's, against max_sentences
         kwargs: dict[str, Any] = {}
         accepts = inspect.signature(self.chat.stream).parameters
         if "on_failover" in accepts:
@@ -221,6 +225,13 @@ class Turn:
                         continue
                     for sentence in chunker.add(delta):
                         await self._queue_sentence(sentences, sentence)
+                        if self._at_cap(sentence):
+                            break
+                    if self.capped:
+                        break
+            if self.capped:
+                self._drop_unspoken(chunker)
+                break
             if self.text[before:].strip():
                 break
             # A sampled model now and then ends its reply before saying anything; silence
@@ -231,6 +242,23 @@ class Turn:
             if rest:
                 await self._queue_sentence(sentences, rest)
             await sentences.put(None)
+
+    def _at_cap(self, chunk: str) -> bool:
+        """Count a spoken chunk that ends a sentence; True once the cap is reached."""
+        if self.max_sentences is None:
+            return False
+        if not chunk.rstrip().rstrip("\"')]\u201d\u2019").endswith(SENTENCE_ENDS):
+            return False
+        self._sentences += 1
+        self.capped = self._sentences >= self.max_sentences
+        return self.capped
+
+    def _drop_unspoken(self, chunker: SentenceChunker) -> None:
+        """Past the cap the model's words are not spoken, so they are not the reply's."""
+        rest = chunker.finish()
+        at = self.text.rfind(rest) if rest else -1
+        if at >= 0:
+            self.text = self.text[:at].rstrip()
 
     async def _take_over(
         self,
@@ -250,6 +278,7 @@ class Turn:
                 await self._queue_sentence(sentences, rest)
             await sentences.put(handover)
         self.persona = handover.persona
+        self._sentences = 0  # the persona taking over has its own sentences
 
     async def _queue_sentence(
         self, sentences: asyncio.Queue[str | Handover | None], sentence: str

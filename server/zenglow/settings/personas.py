@@ -92,6 +92,9 @@ class ChatSettings(Section):
     """
 
     max_tokens: int = Field(120, ge=1)
+    max_sentences: int | None = Field(
+        None, ge=1, description="a spoken reply ends after this many sentences (None: no cap)"
+    )
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     embedded_model: str = Field(
         "qwen2.5-coder-0.5b",
@@ -180,7 +183,7 @@ def _default_personas() -> dict[str, PersonaSettings]:
                 "You are Jarvis, a friendly voice companion. Answer in one or two short, "
                 "natural spoken sentences."
             ),
-            chat=ChatSettings(max_tokens=80),
+            chat=ChatSettings(max_tokens=80, max_sentences=2),
         ),
         "leonardo": PersonaSettings(
             display_name="Leonardo",
