@@ -192,18 +192,25 @@ def documents_server(
     asyncio.run(knowledge.aclose())
 
 
+async def pinned_turn(server: LoopbackServer, persona: str, text: str) -> list[dict]:
+    """One typed turn answered by `persona`, pinned; every event of the session."""
+    async with connect(server.ws_url) as c:
+        pin = {"type": "realtime", "zenglow": {"persona": persona}}
+        await c.send({"type": "session.update", "session": pin})
+        await c.wait_for("session.updated")
+        await c.send(user_text(text))
+        await c.send({"type": "response.create"})
+        await c.wait_for("response.done", timeout=120)
+        return list(c.events)
+
+
 async def test_a_persona_looks_things_up_with_search_documents(
     documents_server: LoopbackServer,
 ) -> None:
     """Jarvis, pinned, answers himself (Leonardo's answers are grounded without a tool)."""
-    async with connect(documents_server.ws_url) as c:
-        pin = {"type": "realtime", "zenglow": {"persona": "jarvis"}}
-        await c.send({"type": "session.update", "session": pin})
-        await c.wait_for("session.updated")
-        await c.send(user_text("Search the documents: what does fault code E22 mean?"))
-        await c.send({"type": "response.create"})
-        await c.wait_for("response.done", timeout=120)
-        events = list(c.events)
+    events = await pinned_turn(
+        documents_server, "jarvis", "Search the documents: what does fault code E22 mean?"
+    )
     assert tool_events(events) == [
         ("search_documents", "running"),
         ("search_documents", "completed"),
@@ -214,14 +221,9 @@ async def test_a_persona_looks_things_up_with_search_documents(
 
 
 async def test_a_grounded_answer_calls_no_tool(documents_server: LoopbackServer) -> None:
-    async with connect(documents_server.ws_url) as c:
-        pin = {"type": "realtime", "zenglow": {"persona": "leonardo"}}
-        await c.send({"type": "session.update", "session": pin})
-        await c.wait_for("session.updated")
-        await c.send(user_text("According to the manual, what does fault code E22 mean?"))
-        await c.send({"type": "response.create"})
-        await c.wait_for("response.done", timeout=120)
-        events = list(c.events)
+    events = await pinned_turn(
+        documents_server, "leonardo", "According to the manual, what does fault code E22 mean?"
+    )
     assert tool_events(events) == [] and not [e for e in events if e["type"] == "error"]
     assert [e for e in events if e["type"] == "zenglow.citations"]
     assert "water" in reply_of(events).lower()
