@@ -21,6 +21,14 @@ def get_weather(city: str) -> str:
     return f"It is sunny and 22 degrees in {city}."
 
 
+def spoken_reply_done(event) -> bool:  # type: ignore[no-untyped-def]
+    """The `response.done` of the reply that follows the function's output."""
+    data = event.data
+    if data.type != "raw_server_event" or data.data["type"] != "response.done":
+        return False
+    return any(o["type"] == "message" for o in data.data["response"]["output"])
+
+
 class ToolAgentRun(AgentRun):
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -33,7 +41,7 @@ async def test_a_realtime_agent_runs_its_function_and_speaks_the_result(server) 
     async with ToolAgentRun(server.stock_url) as run:
         await run.session.send_message("What is the weather forecast in Paris?")
         end = await run.wait_for("tool_end")
-        await run.wait_for("agent_end", after=end)
+        await run.wait_for("raw_model_event", after=end, where=spoken_reply_done)
         await asyncio.sleep(0.5)
     run.check_clean()
     assert len(asked) == 1 and asked[0].strip()
