@@ -131,7 +131,11 @@ async def test_spoken_turn(server):
     run.check_clean()
     heard = run.of("conversation.item.input_audio_transcription.completed")
     assert len(heard) == 1 and wer(transcript, heard[0]["transcript"]) < 0.3
-    assert [e["response"]["status"] for e in run.of("response.done")] == ["completed"]
+    # one reply, whole or ended by Jarvis's token limit (a small model may run on to it)
+    [done] = [e["response"] for e in run.of("response.done")]
+    assert done["status"] == "completed" or (
+        done["status"] == "incomplete" and done["status_details"]["reason"] == "max_output_tokens"
+    ), done["status_details"]
 
 
 async def test_barge_in(long_server):

@@ -183,7 +183,7 @@ def _default_personas() -> dict[str, PersonaSettings]:
                 "You are Jarvis, a friendly voice companion. Answer in one or two short, "
                 "natural spoken sentences."
             ),
-            chat=ChatSettings(max_tokens=80, max_sentences=2),
+            chat=ChatSettings(max_tokens=80),
         ),
         "leonardo": PersonaSettings(
             display_name="Leonardo",
