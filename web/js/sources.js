@@ -15,6 +15,7 @@ export class SourceCards {
     this.response = null;
     this.cards = new Map(); // document_id -> card element
     this.heard = new Set(); // responses whose audio has been heard playing
+    this.done = new Set(); // responses whose audio has all arrived (response.done)
     this.timer = null;
   }
 
@@ -23,6 +24,9 @@ export class SourceCards {
       this.pending.push(ev);
       this.tick();
       if (this.pending.length && !this.timer) this.timer = setInterval(() => this.tick(), TICK_MS);
+    } else if (ev.type === "response.done") {
+      this.done.add(ev.response.id);
+      this.tick();
     } else if (ev.type === "zenglow.state" && ev.state === "interrupted") {
       this.pending = []; // what was not heard is not shown
     }
@@ -34,7 +38,8 @@ export class SourceCards {
     const waiting = [];
     for (const ev of this.pending) {
       const here = now && now.responseId === ev.response_id;
-      const past = !here && this.heard.has(ev.response_id); // its audio played and ended
+      // its audio played and ended: not a gap while the next sentence is still on its way
+      const past = !here && this.heard.has(ev.response_id) && this.done.has(ev.response_id);
       if (ev.audio_offset_ms == null || (here && now.ms >= ev.audio_offset_ms) || past) this.show(ev);
       else waiting.push(ev);
     }
