@@ -26,8 +26,21 @@ ECHO_EVIDENCE = 25  # chunks with reply audio needed before telling whether echo
 ECHO_MAX_LAG = 15  # chunks: how late the echo may follow the reply
 ECHO_LATE_S = 0.4  # seconds: the same, for the level test
 ECHO_CORRELATION = 0.5  # of the two loudness curves: the microphone hears the loudspeaker
+ECHO_RISE = 0.3  # log10: ... and is twice as loud while the reply is loudest as when quietest
+NO_ECHO_CORRELATION = 0.2  # ... below this, and quiet while the reply plays: it does not
+QUIET = 4.0  # energy over the microphone's floor (nothing playing) still counted as quiet
+FLOOR_CHUNKS = 25  # chunks with nothing playing (nor echoing) needed to know that floor
 MOSTLY_ECHO = 0.8  # share of the microphone's energy the canceller took out: our echo
 OVER_ECHO = 1.5  # a voice over our echo makes the microphone at least this much louder
+
+
+def _rise(far: np.ndarray, mic: np.ndarray) -> float:
+    """How much louder (log10 energy) the microphone is in the chunks where the reply is
+    loudest (its top third) than where it is quietest (bottom third): an echo follows the
+    reply in level, not only in rhythm (a steady noise can match a rhythm by chance)."""
+    order = np.argsort(far)
+    third = max(1, len(order) // 3)
+    return float(np.median(mic[order[-third:]]) - np.median(mic[order[:third]]))
 
 
 class WebRtcEchoCanceller:
@@ -117,9 +130,12 @@ class EchoPath:
 
     def echo_heard(self) -> bool:
         """Does our voice come back in this microphone?  It does when the microphone's
-        loudness follows the reply's, a few chunks later (an echo has the reply's rhythm; a
-        user talking over it, or a client that cancels its own echo, has not).  Until a
-        second of the reply has been heard there is no telling: the audio passes as it is
+        loudness follows the reply's, a few chunks later (an echo has the reply's rhythm).
+        It does not when, besides, the microphone stays near its floor while the reply
+        plays (a client that cancels its own echo, headphones).  A user talking over the
+        reply breaks the rhythm without making the microphone quiet, so double talk never
+        turns a known echo into "no echo": what was learnt stands (the room does not change
+        between turns).  Until there is evidence either way the audio passes as it is
         (AEC3 would muffle a user's voice where there is no echo), and speech over a reply
         that may be echo is judged by its words (`conversation/listening.py`)."""
         recent = list(self._energy)[-ECHO_WINDOW:]
@@ -127,13 +143,33 @@ class EchoPath:
             return bool(self._echo)
         mic = np.log10([m + 1e-9 for _, m, _, _ in recent])
         far = np.log10([f + 1e-9 for _, _, f, _ in recent])
-        best = 0.0
+        best, rise = 0.0, 0.0
         for lag in range(ECHO_MAX_LAG + 1):
             a, b = far[: len(far) - lag], mic[lag:]
             if np.std(a) > 0 and np.std(b) > 0:
-                best = max(best, float(np.corrcoef(a, b)[0, 1]))
-        self._echo = best > ECHO_CORRELATION
-        return self._echo
+                r = float(np.corrcoef(a, b)[0, 1])
+                if r > best:
+                    best, rise = r, _rise(a, b)
+        if best > ECHO_CORRELATION and rise > ECHO_RISE:
+            self._echo = True
+        elif best < NO_ECHO_CORRELATION and self._quiet_while_playing(recent):
+            self._echo = False
+        return bool(self._echo)
+
+    def _quiet_while_playing(self, recent: list[tuple[int, float, float, float]]) -> bool:
+        """Was the microphone mostly near its floor while the reply played?  The floor is
+        its loudness with nothing playing nor echoing (a low percentile: the pauses of the
+        user's own speech); without enough of that there is no telling."""
+        energy = np.array([(m, f) for _, m, f, _ in self._energy])
+        playing = energy[:, 1] > 1e-3
+        # a chunk is still echoing up to ECHO_MAX_LAG chunks after the reply played
+        echoing = np.convolve(playing, np.ones(ECHO_MAX_LAG + 1))[: len(playing)] > 0
+        idle = energy[~echoing, 0]
+        if len(idle) < FLOOR_CHUNKS:
+            return False
+        floor = float(np.percentile(idle, 10)) + 1e-9
+        during = [m for _, m, f, _ in recent if f > 1e-3]
+        return float(np.median(during)) < QUIET * floor
 
     def is_echo(self, since_sample: int) -> bool | None:
         """Was what the microphone heard since `since_sample` our own voice coming back?

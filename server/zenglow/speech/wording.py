@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from rapidfuzz.distance import Levenshtein
+
 
 def words(text: str) -> list[str]:
     """Lower-case words without punctuation; hyphens split ("mm-hm" -> "mm", "hm")."""
@@ -60,8 +62,40 @@ def sounds_unfinished(text: str) -> bool:
     return bool(said) and said[-1] in _OPEN_ENDINGS
 
 
+# contractions Whisper writes for words a reply spelt out, and the other way round
+_CONTRACTIONS = {
+    "s": "is", "re": "are", "ll": "will", "ve": "have", "d": "would", "m": "am", "t": "not",
+}
+
+
+def _spelt_out(text: str) -> list[str]:
+    """Words with contractions written out ("here's" -> "here is", "don't" -> "do not")."""
+    out: list[str] = []
+    for w in re.sub(r"[^a-z' ]+", " ", text.lower().replace("-", " ")).split():
+        stem, _, tail = w.partition("'")
+        if tail in _CONTRACTIONS and stem:
+            if tail == "t" and stem.endswith("n"):
+                stem = {"won": "will", "can": "can", "ain": "am"}.get(stem, stem[:-1])
+            out += [stem, _CONTRACTIONS[tail]]
+        else:
+            out.append(w.replace("'", ""))
+    return out
+
+
+def _heard_as(word: str, reply: set[str]) -> bool:
+    """Is `word` one of the reply's, allowing for one letter misheard in a longer word?"""
+    if word in reply:
+        return True
+    return len(word) >= 4 and any(
+        abs(len(word) - len(r)) <= 1 and Levenshtein.distance(word, r, score_cutoff=1) <= 1
+        for r in reply
+    )
+
+
 def is_echo(text: str, playing: str, share: float = 0.6) -> bool:
     """True when most words heard are words of the reply playing: the microphone heard
-    our own voice (an echo the canceller missed), not the user."""
-    said, reply = words(text), set(words(playing))
-    return bool(said) and sum(w in reply for w in said) >= share * len(said)
+    our own voice (an echo the canceller missed), not the user.  Whisper hears an echo
+    the way it hears any muffled voice: contractions ("here's" for "here is") and a letter
+    off in a longer word count as the reply's words."""
+    said, reply = _spelt_out(text), set(_spelt_out(playing))
+    return bool(said) and sum(_heard_as(w, reply) for w in said) >= share * len(said)
