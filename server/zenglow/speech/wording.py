@@ -64,7 +64,13 @@ def sounds_unfinished(text: str) -> bool:
 
 # contractions Whisper writes for words a reply spelt out, and the other way round
 _CONTRACTIONS = {
-    "s": "is", "re": "are", "ll": "will", "ve": "have", "d": "would", "m": "am", "t": "not",
+    "s": "is",
+    "re": "are",
+    "ll": "will",
+    "ve": "have",
+    "d": "would",
+    "m": "am",
+    "t": "not",
 }
 
 
