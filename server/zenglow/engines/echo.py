@@ -24,17 +24,14 @@ TAIL_S = 1.0  # echo can linger this long after the last reply audio played
 ECHO_WINDOW = 150  # chunks (of about 40 ms) whose loudness is compared
 ECHO_EVIDENCE = 25  # chunks with reply audio needed before telling whether echo comes back
 ECHO_MAX_LAG = 15  # chunks: how late the echo may follow the reply
+ECHO_LATE_S = 0.4  # seconds: the same, for the level test
 ECHO_CORRELATION = 0.5  # of the two loudness curves: the microphone hears the loudspeaker
 ECHO_RISE = 0.3  # log10: ... and is twice as loud while the reply is loudest as when quietest
 NO_ECHO_CORRELATION = 0.2  # ... below this, and quiet while the reply plays: it does not
 QUIET = 4.0  # energy over the microphone's floor (nothing playing) still counted as quiet
 FLOOR_CHUNKS = 25  # chunks with nothing playing (nor echoing) needed to know that floor
 MOSTLY_ECHO = 0.8  # share of the microphone's energy the canceller took out: our echo
-ECHO_SPREAD = 4  # chunks: a reply's sound reaches the microphone over this much (reverb)
-ECHO_LOUDEST = 90  # percentile of the room's echo gain taken as the loudest its echo gets
-GAIN_CHUNKS = 20  # chunks with reply audio needed to learn that gain
-VOICE = 1.5  # a microphone this much louder than its loudest echo: someone is speaking
-ONLY_ECHO = 1.0  # ... no louder than that: nothing but our echo
+OVER_ECHO = 1.5  # a voice over our echo makes the microphone at least this much louder
 
 
 def _rise(far: np.ndarray, mic: np.ndarray) -> float:
@@ -109,7 +106,6 @@ class EchoPath:
         self._energy: deque[tuple[int, float, float, float]] = deque(maxlen=2000)
         self._samples = 0  # 16 kHz samples cancelled so far (the listener's clock)
         self._echo: bool | None = None  # does the microphone hear the reply? (`echo_heard`)
-        self._lag = 0  # chunks the echo follows the reply by (`echo_heard`)
 
     def reference(self, samples: int) -> np.ndarray:
         """The far end for a chunk of `samples` that arrived now (float32, input rate)."""
@@ -153,7 +149,7 @@ class EchoPath:
             if np.std(a) > 0 and np.std(b) > 0:
                 r = float(np.corrcoef(a, b)[0, 1])
                 if r > best:
-                    best, rise, self._lag = r, _rise(a, b), lag
+                    best, rise = r, _rise(a, b)
         if best > ECHO_CORRELATION and rise > ECHO_RISE:
             self._echo = True
         elif best < NO_ECHO_CORRELATION and self._quiet_while_playing(recent):
@@ -177,19 +173,12 @@ class EchoPath:
 
     def is_echo(self, since_sample: int) -> bool | None:
         """Was what the microphone heard since `since_sample` our own voice coming back?
-        False for a voice: a microphone that does not hear the reply, or one well louder
-        than the loudest echo of what was playing (a level-based double-talk test); True
-        when the canceller took out most of it or it is no louder than our echo; None when
-        it may be either (a voice as quiet as the echo, or a room not known yet: the words
-        decide)."""
-        if self._echo is False:
-            return False
-        over = self.over_echo(since_sample)
-        if self._echo and self.echo_share(since_sample) > MOSTLY_ECHO:
-            return True
-        if over is not None and over > VOICE:
-            return False
-        if self._echo and over is not None and over < ONLY_ECHO:
+        True when the canceller took out most of it or it is no louder than our echo; False
+        only for a microphone that does not hear the reply; None when it may be either (a
+        voice over the echo, or echo the canceller has not learnt yet: the words decide)."""
+        if not self._echo:
+            return None if self._echo is None else False
+        if self.echo_share(since_sample) > MOSTLY_ECHO or self.over_echo(since_sample) < OVER_ECHO:
             return True
         return None
 
@@ -201,31 +190,20 @@ class EchoPath:
         e_out = sum(o for end, _, _, o in self._energy if end > since_sample)
         return 0.0 if e_in <= 0 else max(0.0, 1.0 - e_out / e_in)
 
-    def over_echo(self, since_sample: int) -> float | None:
-        """How much louder the microphone was since `since_sample` than the loudest echo of
-        what was playing then: about 1 or less for an echo, well above for a voice over it,
-        even before the canceller has converged.  Each chunk of the microphone is set
-        against the loudest reference chunk that can still be echoing in it (the echo's lag,
-        give or take the room's reverb) times the room's echo gain, learnt from the chunks
-        before as a high percentile of the two's ratio (the echo of a loud syllable that
-        rings on into a quiet one is still an echo).  None while there is too little to
-        learn that gain from (the reply has only begun), or when nothing was playing."""
-        if not self._energy:
-            return None
-        energy = np.array(self._energy)
-        end, mic, far = energy[:, 0], energy[:, 1], energy[:, 2]
-        # the loudest reference chunk echoing in each microphone chunk
-        pad = np.concatenate([np.zeros(self._lag + ECHO_SPREAD), far, np.zeros(1)])
-        echoing = np.lib.stride_tricks.sliding_window_view(pad, ECHO_SPREAD + 2)
-        loudest = echoing.max(axis=1)[: len(far)]
-        before = (end <= since_sample) & (loudest > 1e-3)
-        if np.count_nonzero(before) < GAIN_CHUNKS:
-            return None
-        ratios = mic[before][-100:] / loudest[before][-100:]
-        gain = float(np.percentile(ratios, ECHO_LOUDEST))
-        after = end > since_sample
-        expected = gain * float(np.sum(loudest[after]))
-        return None if expected <= 0 else float(np.sum(mic[after])) / expected
+    def over_echo(self, since_sample: int) -> float:
+        """How much louder the microphone was since `since_sample` than our echo alone would
+        be (the room's echo gain, learnt from earlier chunks, times the reference): about 1
+        for an echo, well above for someone speaking over it, even before the canceller has
+        converged (a level-based double-talk test)."""
+        before = [m / f for end, m, f, _ in self._energy if end <= since_sample and f > 1e-3]
+        if len(before) < 5:
+            return 1.0  # the reply has only begun: no telling a voice from its echo yet
+        gain = float(np.median(before[-100:]))
+        mic = sum(m for end, m, _, _ in self._energy if end > since_sample)
+        # the echo of what played up to ECHO_LATE_S before may still be arriving
+        early = since_sample - int(ECHO_LATE_S * SAMPLE_RATE)
+        far = sum(f for end, _, f, _ in self._energy if end > early)
+        return float("inf") if far * gain <= 0 else mic / (far * gain)
 
     def reset(self) -> None:
         self._canceller.reset()
