@@ -71,3 +71,19 @@ def test_no_verdict_without_the_microphones_floor():
     p = path()
     assert not any(run(p, reply, floor))
     assert p.is_echo(int(3 * RATE)) is None  # the words decide
+
+
+def test_a_voice_over_the_echo_is_told_from_the_echo_by_its_level():
+    # a user as loud as the reply itself talks over its echo (half as loud) from 5 s on:
+    # a third of a second of that is a voice, before the canceller or Whisper could say
+    floor = np.random.default_rng(9).standard_normal(int(8 * RATE)).astype(np.float32) * 1e-3
+    reply = syllables(8, seed=6)
+    echo = room(reply, 0.5) + floor
+    user = np.concatenate([np.zeros(5 * RATE, np.float32), syllables(3, seed=7)])
+    onset, heard = 5 * RATE, int(5.32 * RATE)
+    alone, over = path(), path()
+    run(alone, reply[:heard], echo[:heard])
+    run(over, reply[:heard], (echo + user)[:heard])
+    assert alone.echo_heard() and over.echo_heard()
+    assert alone.is_echo(onset) is True  # only our echo came back: the reply goes on
+    assert over.is_echo(onset) is False  # someone spoke over it: it stops at once

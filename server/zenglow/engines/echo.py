@@ -24,7 +24,7 @@ TAIL_S = 1.0  # echo can linger this long after the last reply audio played
 ECHO_WINDOW = 150  # chunks (of about 40 ms) whose loudness is compared
 ECHO_EVIDENCE = 25  # chunks with reply audio needed before telling whether echo comes back
 ECHO_MAX_LAG = 15  # chunks: how late the echo may follow the reply
-ECHO_LATE_S = 0.4  # seconds: the same, for the level test
+ECHO_LATE_S = 0.4  # seconds: the same, for the early level test
 ECHO_CORRELATION = 0.5  # of the two loudness curves: the microphone hears the loudspeaker
 ECHO_RISE = 0.3  # log10: ... and is twice as loud while the reply is loudest as when quietest
 NO_ECHO_CORRELATION = 0.2  # ... below this, and quiet while the reply plays: it does not
@@ -32,6 +32,12 @@ QUIET = 4.0  # energy over the microphone's floor (nothing playing) still counte
 FLOOR_CHUNKS = 25  # chunks with nothing playing (nor echoing) needed to know that floor
 MOSTLY_ECHO = 0.8  # share of the microphone's energy the canceller took out: our echo
 OVER_ECHO = 1.5  # a voice over our echo makes the microphone at least this much louder
+ECHO_SPREAD = 4  # chunks: a reply's sound reaches the microphone within this much of its lag
+ECHO_LOUDEST = 90  # percentile of the room's echo gain taken as the loudest its echo gets
+GAIN_CHUNKS = 40  # chunks with reply audio needed to learn that gain
+VOICE = 2.0  # a microphone this much louder than its loudest echo: someone is speaking
+ECHO_DIES = 12  # chunks: a room's echo has died away this long after the last sound played
+ONLY_ECHO = 1.0  # a microphone no louder than its loudest echo: nothing but our echo
 
 
 def _rise(far: np.ndarray, mic: np.ndarray) -> float:
@@ -106,6 +112,7 @@ class EchoPath:
         self._energy: deque[tuple[int, float, float, float]] = deque(maxlen=2000)
         self._samples = 0  # 16 kHz samples cancelled so far (the listener's clock)
         self._echo: bool | None = None  # does the microphone hear the reply? (`echo_heard`)
+        self._lag = 0  # chunks the echo follows the reply by (learnt with `_echo`)
 
     def reference(self, samples: int) -> np.ndarray:
         """The far end for a chunk of `samples` that arrived now (float32, input rate)."""
@@ -143,42 +150,54 @@ class EchoPath:
             return bool(self._echo)
         mic = np.log10([m + 1e-9 for _, m, _, _ in recent])
         far = np.log10([f + 1e-9 for _, _, f, _ in recent])
-        best, rise = 0.0, 0.0
+        best, rise, lag_of_best = 0.0, 0.0, self._lag
         for lag in range(ECHO_MAX_LAG + 1):
             a, b = far[: len(far) - lag], mic[lag:]
             if np.std(a) > 0 and np.std(b) > 0:
                 r = float(np.corrcoef(a, b)[0, 1])
                 if r > best:
-                    best, rise = r, _rise(a, b)
+                    best, rise, lag_of_best = r, _rise(a, b), lag
         if best > ECHO_CORRELATION and rise > ECHO_RISE:
-            self._echo = True
+            self._echo, self._lag = True, lag_of_best
         elif best < NO_ECHO_CORRELATION and self._quiet_while_playing(recent):
             self._echo = False
         return bool(self._echo)
 
     def _quiet_while_playing(self, recent: list[tuple[int, float, float, float]]) -> bool:
-        """Was the microphone mostly near its floor while the reply played?  The floor is
-        its loudness with nothing playing nor echoing (a low percentile: the pauses of the
-        user's own speech); without enough of that there is no telling."""
+        """Was the microphone mostly near its floor while the reply played?"""
+        floor = self._floor()
+        if floor is None:
+            return False
+        during = [m for _, m, f, _ in recent if f > 1e-3]
+        return float(np.median(during)) < QUIET * floor
+
+    def _floor(self) -> float | None:
+        """The microphone's loudness with nothing playing nor echoing (a low percentile:
+        the pauses of the user's own speech); None without enough of that to tell."""
         energy = np.array([(m, f) for _, m, f, _ in self._energy])
         playing = energy[:, 1] > 1e-3
         # a chunk is still echoing up to ECHO_MAX_LAG chunks after the reply played
         echoing = np.convolve(playing, np.ones(ECHO_MAX_LAG + 1))[: len(playing)] > 0
         idle = energy[~echoing, 0]
         if len(idle) < FLOOR_CHUNKS:
-            return False
-        floor = float(np.percentile(idle, 10)) + 1e-9
-        during = [m for _, m, f, _ in recent if f > 1e-3]
-        return float(np.median(during)) < QUIET * floor
+            return None
+        return float(np.percentile(idle, 10)) + 1e-9
 
     def is_echo(self, since_sample: int) -> bool | None:
         """Was what the microphone heard since `since_sample` our own voice coming back?
-        True when the canceller took out most of it or it is no louder than our echo; False
-        only for a microphone that does not hear the reply; None when it may be either (a
-        voice over the echo, or echo the canceller has not learnt yet: the words decide)."""
+        False for a voice: a microphone that does not hear the reply, or one well louder
+        than the loudest echo of what was playing (`over_loudest_echo`, a double-talk test by
+        level); True when the canceller took out most of it or it is no louder than our
+        echo; None when it may be either (a voice about as loud as the echo, or a room not
+        known yet: the words decide)."""
         if not self._echo:
             return None if self._echo is None else False
-        if self.echo_share(since_sample) > MOSTLY_ECHO or self.over_echo(since_sample) < OVER_ECHO:
+        if self.echo_share(since_sample) > MOSTLY_ECHO:
+            return True
+        over = self.over_loudest_echo(since_sample)
+        if over is not None and over > VOICE:
+            return False
+        if self.over_echo(since_sample) < OVER_ECHO or (over is not None and over < ONLY_ECHO):
             return True
         return None
 
@@ -204,6 +223,46 @@ class EchoPath:
         early = since_sample - int(ECHO_LATE_S * SAMPLE_RATE)
         far = sum(f for end, _, f, _ in self._energy if end > early)
         return float("inf") if far * gain <= 0 else mic / (far * gain)
+
+    def over_loudest_echo(self, since_sample: int) -> float | None:
+        """How much louder the microphone was since `since_sample` than the loudest echo of
+        what was playing then: 1 or less for an echo, well above for a voice over it, even
+        before the canceller has converged.  Each microphone chunk is set against the
+        loudest reference chunk that can still be echoing in it (the echo's lag, give or
+        take the room's reverb) times the room's echo gain, learnt from the chunks before as
+        a high percentile of the two's ratio (the echo of a loud syllable that rings on into
+        a quiet one is still an echo).  Infinite when nothing played that could still be
+        echoing (ECHO_DIES after the last sound) and the microphone is well over its
+        floor.  None while there is too little to learn that gain from, or while a held
+        reply's last echo dies away (its tail is as loud as the room's reverb makes it,
+        which the gain does not know)."""
+        if not self._energy:
+            return None
+        energy = np.array(self._energy)
+        end, mic, far = energy[:, 0], energy[:, 1], energy[:, 2]
+        # chunk i hears what played at i - lag, give or take ECHO_SPREAD (the room's reverb
+        # after it, the reference's own timing error either way)
+        shift = self._lag + ECHO_SPREAD
+        pad = np.concatenate([np.zeros(shift), far, np.zeros(2 * ECHO_SPREAD + 1)])
+        window = np.lib.stride_tricks.sliding_window_view(pad, 2 * ECHO_SPREAD + 1)
+        loudest = window.max(axis=1)[: len(far)]
+        before = (end <= since_sample) & (loudest > 1e-3)
+        after = end > since_sample
+        if np.count_nonzero(before) < GAIN_CHUNKS or not after.any():
+            return None
+        first = int(np.argmax(after))
+        if np.all(far[max(0, first - self._lag - ECHO_DIES) :] <= 1e-3):
+            # nothing played that could still be echoing: a sound well over the floor is
+            # a voice (or a noise), never our echo
+            floor = self._floor()
+            loud = floor is not None and float(np.median(mic[after])) > QUIET * floor
+            return float("inf") if loud else None
+        if np.any(loudest[after] <= 1e-3):
+            return None
+        ratios = mic[before][-100:] / loudest[before][-100:]
+        gain = float(np.percentile(ratios, ECHO_LOUDEST))
+        expected = gain * float(np.sum(loudest[after]))
+        return None if expected <= 0 else float(np.sum(mic[after])) / expected
 
     def reset(self) -> None:
         self._canceller.reset()
