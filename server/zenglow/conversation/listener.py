@@ -24,6 +24,7 @@ from ..speech.samples import SampleBuffer
 
 ASR_RATE = 16000
 INPUT_RATE = 24000  # the Realtime protocol's PCM16 rate
+VOICE_CHECK_S = 0.3  # seconds of the latest audio whose level is weighed against our echo
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +175,13 @@ class Listener:
         """Was what the microphone heard since `start_s` our own voice coming back?  False
         without echo cancellation; None while it is not known whether it hears the reply."""
         return False if self.echo is None else self.echo.is_echo(int(start_s * ASR_RATE))
+
+    def voice_over_echo(self, onset_s: float) -> bool:
+        """Is the microphone, in its latest audio (VOICE_CHECK_S, not before `onset_s`),
+        well louder than our echo alone could be?  A voice that begins inside speech held
+        as possible echo (the echo of the reply's last words, then the user) is heard at
+        once, not at the utterance's end."""
+        return self.sounds_like_echo(max(onset_s, self.now_s - VOICE_CHECK_S)) is False
 
     def take_all(self) -> np.ndarray:
         """Everything buffered (push-to-talk commit); the buffer is emptied."""

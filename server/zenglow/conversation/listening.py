@@ -118,6 +118,7 @@ class Listening:
     async def listen_loop(self) -> None:
         v = self.ctx.engines.settings.vad
         speculate_s, longest_s = v.speculate_ms / 1000, v.backchannel_max_ms / 1000
+        backchannels = bool(v.backchannels)
         while True:
             heard = await self.listener.next_batch()
             await self._report_dropped()
@@ -127,6 +128,10 @@ class Listening:
             utt = self._utt
             if utt is None:
                 continue
+            if utt.over_reply and utt.pause_s is None and not backchannels:
+                if self.listener.voice_over_echo(utt.onset_s):
+                    await self._interrupt(utt)  # someone spoke up in what sounded like echo
+                    continue
             if (
                 utt.over_reply
                 and not utt.too_long
@@ -175,7 +180,7 @@ class Listening:
             self.listener.pin(event.audio_start_s)
             if self.replies.speaking and td is not None and td.interrupt_response:
                 backchannels = bool(self.ctx.engines.settings.vad.backchannels)
-                if backchannels or self.listener.sounds_like_echo(event.audio_start_s) is not False:
+                if backchannels or self.listener.sounds_like_echo(event.at_s) is not False:
                     utt.over_reply = True  # announced once it proves to be a turn
                     self.replies.hold()
                     return
