@@ -5,7 +5,9 @@ a client without echo cancellation plays it into a simulated room (`tests/echo_r
 delay, attenuation, reverb) whose microphone it streams back at real time.  At a random
 point of the reply a recorded speaker talks over it.  Measured from the speech's onset in
 the microphone (client clock): the last reply audio the server sent, and `response.done`.
-Also counted: replies that stopped with nobody talking (self-interruption).
+Also counted: replies that stopped with nobody talking (self-interruption), and past the
+reply's first 1.5 s the longest wait between two of its audio deltas before anyone spoke
+(the reply held over its own echo).
 
     .venv/bin/python bench/barge_in.py --trials 12
     .venv/bin/python bench/barge_in.py --trials 12 --backchannels
@@ -74,12 +76,16 @@ async def trial(url: str, speech: np.ndarray, at_s: float, seed: int) -> dict:
             if e["type"] == "response.output_audio.delta" and e["response_id"] == rid
         ]
         status = done["response"]["status"]
+        # past the reply's first 1.5 s (the room is not known before): the longest wait
+        # between two of its audio deltas before anyone spoke, the reply held over its echo
+        before = [t for t in sent if sent[0] + 1.5 < t < t_start]
         return {
             "at_s": at_s,
             "status": status,
             "early": client.times[i_done] < t_start,  # stopped before anyone spoke
             "done_ms": 1000 * (client.times[i_done] - t_start),
             "last_audio_ms": 1000 * (max(sent) - t_start),
+            "held_ms": 1000 * max(np.diff(before), default=0.0),
         }
 
 
@@ -107,6 +113,10 @@ async def main(args: argparse.Namespace) -> None:
             print(f"{c.path.name[:28]:<28} at {at:4.1f} s: {row}", flush=True)
     ok = [r for r in rows if r["status"] == "cancelled" and not r["early"]]
     mode = "backchannels on" if settings.vad.backchannels else "backchannels off"
+    held = [r["held_ms"] for r in rows if "held_ms" in r]
+    if held:
+        print(f"{mode}: held_ms (longest audio gap past 1.5 s, before speech) median "
+              f"{statistics.median(held):.0f}, max {max(held):.0f}")  # fmt: skip
     for key in ("last_audio_ms", "done_ms"):
         values = [r[key] for r in ok]
         if values:
