@@ -87,4 +87,3 @@ def test_a_voice_over_the_echo_is_told_from_the_echo_by_its_level():
     assert alone.echo_heard() and over.echo_heard()
     assert alone.is_echo(onset) is True  # only our echo came back: the reply goes on
     assert over.is_echo(onset) is False  # someone spoke over it: it stops at once
-    assert alone.only_echo(onset) and not over.only_echo(onset)

@@ -25,7 +25,6 @@ from ..speech.samples import SampleBuffer
 ASR_RATE = 16000
 INPUT_RATE = 24000  # the Realtime protocol's PCM16 rate
 VOICE_CHECK_S = 0.3  # seconds of the latest audio whose level is weighed against our echo
-ECHO_SURE_S = 0.3  # seconds of speech over a reply the level calls echo: only our echo
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,13 +182,6 @@ class Listener:
         as possible echo (the echo of the reply's last words, then the user) is heard at
         once, not at the utterance's end."""
         return self.sounds_like_echo(max(onset_s, self.now_s - VOICE_CHECK_S)) is False
-
-    def only_echo(self, onset_s: float) -> bool:
-        """Has the microphone, for at least ECHO_SURE_S since `onset_s`, been no louder
-        than our echo?  Then speech held as possible echo was only that."""
-        if self.echo is None or self.now_s - onset_s < ECHO_SURE_S:
-            return False
-        return self.echo.only_echo(int(onset_s * ASR_RATE))
 
     def take_all(self) -> np.ndarray:
         """Everything buffered (push-to-talk commit); the buffer is emptied."""

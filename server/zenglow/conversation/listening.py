@@ -128,18 +128,19 @@ class Listening:
             utt = self._utt
             if utt is None:
                 continue
-            if utt.over_reply and utt.pause_s is None:  # held: judged again on each batch
-                if not backchannels and self.listener.voice_over_echo(utt.onset_s):
+            if utt.over_reply and utt.pause_s is None and not backchannels:
+                if self.listener.voice_over_echo(utt.onset_s):
                     await self._interrupt(utt)  # someone spoke up in what sounded like echo
                     continue
-                if self.listener.only_echo(utt.onset_s):
-                    await self._go_on(utt, "echo", "")  # the level says so: no need to wait
-                    continue
-                if not utt.too_long and heard.end_s - utt.onset_s > longest_s:
-                    # too long for a backchannel: an interruption, unless it is our own echo
-                    utt.too_long = True
-                    audio = self.listener.audio_between(utt.start_s)
-                    self.ctx.spawn(self._settle(utt, audio), "interruption or echo")
+            if (
+                utt.over_reply
+                and not utt.too_long
+                and utt.pause_s is None
+                and heard.end_s - utt.onset_s > longest_s
+            ):  # too long for a backchannel: an interruption, unless it is our own echo
+                utt.too_long = True
+                audio = self.listener.audio_between(utt.start_s)
+                self.ctx.spawn(self._settle(utt, audio), "interruption or echo")
             if (
                 utt.pause_s is not None
                 and utt.speculative is None
@@ -278,10 +279,7 @@ class Listening:
             return
         if utt.pause_s is None and not utt.too_long:
             return  # the user went on meanwhile: judged again at the next pause
-        await self._go_on(utt, "echo" if echo else "backchannel", text)
-
-    async def _go_on(self, utt: Utterance, outcome: str, text: str) -> None:
-        """What was said over the held reply was no turn: it goes on."""
+        outcome = "echo" if echo else "backchannel"
         log.info("speech over the reply was %s: %r", outcome, text)
         self.ctx.engines.metrics.speech_over_reply_total.labels(outcome).inc()
         utt.over_reply = False

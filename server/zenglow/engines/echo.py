@@ -201,17 +201,6 @@ class EchoPath:
             return True
         return None
 
-    def only_echo(self, since_sample: int) -> bool:
-        """Is what the microphone heard since `since_sample` surely our echo alone: the
-        canceller took out most of it, or it is no louder than the loudest echo of what
-        played (the stricter of `is_echo`'s tests; a quiet voice may pass the other)."""
-        if not self._echo:
-            return False
-        if self.echo_share(since_sample) > MOSTLY_ECHO:
-            return True
-        over = self.over_loudest_echo(since_sample)
-        return over is not None and over < ONLY_ECHO
-
     def echo_share(self, since_sample: int) -> float:
         """Of the microphone's energy since `since_sample`, the share that was echo (what
         the canceller took out): near 1 when only our voice came back, low when someone
