@@ -62,17 +62,27 @@ async def main() -> None:
     ap.add_argument("--persona", default="jarvis")
     ap.add_argument("--show", action="store_true", help="print every reply")
     ap.add_argument("--threads", type=int, default=None, help="default: llm.n_threads")
+    ap.add_argument(
+        "--first-chunk-threads",
+        default=None,
+        help="threads for the first sentence, or several (2,1) to compare; default: the setting",
+    )
     ap.add_argument("--repeat-penalty", type=float, default=None)
     args = ap.parse_args()
     settings = load_settings(None)
     persona = settings.persona(args.persona)
     system, max_tokens = persona.system_prompt, persona.chat.max_tokens
     chats: dict[str, LlamaCppChat] = {}
-    for name in args.models.split(","):
+    firsts = [settings.llm.first_chunk_threads]
+    if args.first_chunk_threads:
+        firsts = [int(n) for n in args.first_chunk_threads.split(",")]
+    for model, first in ((m, n) for m in args.models.split(",") for n in firsts):
+        name = model if len(firsts) == 1 else f"{model}, first sentence on {first} threads"
         t0 = time.perf_counter()
         chat = LlamaCppChat(
-            model_path(name),
+            model_path(model),
             n_threads=args.threads or settings.llm.n_threads,
+            first_chunk_threads=first,
             seed=1234,
             temperature=settings.llm.temperature,
         )

@@ -292,3 +292,31 @@ async def test_time_to_first_token(chat: LlamaCppChat) -> None:
                 f"{label}: ttft {ttft * 1000:.0f} ms, reply {total * 1000:.0f} ms: {first + rest!r}"
             )
             assert first
+
+
+async def test_the_first_chunk_is_decoded_on_more_threads_than_the_rest() -> None:
+    """The first sentence is what the listener waits for: every core writes it, then the
+    reply shares them with the speech synthesis."""
+    from llama_cpp import llama_n_threads
+
+    model = LlamaCppChat(seed=1234, n_threads=1, first_chunk_threads=2, temperature=0.0)
+    llm = model.load()
+    calls: list[tuple[int, int, int]] = []
+    set_threads = llm._ctx.set_n_threads
+
+    def spy(n_threads: int, n_threads_batch: int) -> None:
+        calls.append((n_threads, n_threads_batch, model.tokens_generated))
+        set_threads(n_threads, n_threads_batch)
+
+    llm._ctx.set_n_threads = spy  # type: ignore[method-assign]
+    question: list[ChatMessage] = [
+        {"role": "user", "content": "Tell me three things about the sea, in three sentences."}
+    ]
+    reply = "".join([d async for d in model.stream(question)])
+    generated = model.tokens_generated
+    print(f"\nreply: {reply!r}; thread changes (threads, batch, tokens so far): {calls}")
+    assert reply.count(".") >= 2, "the reply is too short to have a chunk after the first"
+    batch = llm.n_threads_batch
+    assert [c[:2] for c in calls] == [(2, batch), (1, batch), (1, batch)]
+    assert 0 < calls[1][2] < generated  # back to one thread after the first chunk, not at the end
+    assert llama_n_threads(llm._ctx.ctx) == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import os
 import threading
 from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import Executor
@@ -26,6 +27,7 @@ from zenglow.engines.templates import (
     continues,
     template_for,
 )
+from zenglow.speech.chunker import SentenceChunker
 
 __all__ = ["STOPS", "LlamaCppChat", "ReplyText", "build_prompt", "continues", "fit_history"]
 
@@ -121,6 +123,7 @@ class LlamaCppChat:
         *,
         n_ctx: int = 2048,
         n_threads: int | None = None,
+        first_chunk_threads: int | None = None,
         temperature: float = 0.7,
         repeat_penalty: float = 1.3,
         max_tokens: int = 80,
@@ -134,6 +137,10 @@ class LlamaCppChat:
         self.model_path = Path(model_path) if isinstance(model_path, (str, Path)) else None
         self.n_ctx = n_ctx
         self.n_threads = n_threads
+        # The reply's first speakable chunk is what the listener waits for, and nothing else
+        # needs the CPU while it is written (the transcript is done, speech has not begun):
+        # it is decoded on every core, the rest on `n_threads`, beside the speech synthesis.
+        self.first_chunk_threads = first_chunk_threads or os.cpu_count() or 1
         self.temperature = temperature
         self.repeat_penalty = repeat_penalty
         self.max_tokens = max_tokens
@@ -288,6 +295,9 @@ class LlamaCppChat:
             reply = ReplyText(self.stops, continuing=continues(messages))
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             generated = 0
+            first_chunk: SentenceChunker | None = SentenceChunker()
+            threads = llm.n_threads, llm.n_threads_batch
+            llm._ctx.set_n_threads(max(self.first_chunk_threads, llm.n_threads), threads[1])
             tokens_out = llm.generate(
                 tokens, temp=self.temperature, repeat_penalty=self.repeat_penalty
             )
@@ -301,10 +311,14 @@ class LlamaCppChat:
                         break
                     if delta := reply.feed(decoder.decode(llm.detokenize([token]))):
                         put(delta)
+                        if first_chunk is not None and first_chunk.add(delta):
+                            first_chunk = None  # spoken from now on: share the cores
+                            llm._ctx.set_n_threads(*threads)
                     if reply.stopped or generated >= limit:
                         break
             finally:
                 tokens_out.close()
+                llm._ctx.set_n_threads(*threads)
         except EngineError:
             raise
         except (RuntimeError, ValueError) as e:  # llama.cpp failed to tokenize or decode

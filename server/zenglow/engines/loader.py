@@ -234,6 +234,7 @@ def build_pools(settings: Settings, metrics: Metrics) -> dict[str, ChatPool]:
                     embedded_path(which),
                     n_ctx=s.llm.n_ctx,
                     n_threads=s.llm.n_threads,
+                    first_chunk_threads=s.llm.first_chunk_threads,
                     temperature=s.llm.temperature,
                 )
                 embedded[which] = Endpoint(model, config)

@@ -146,6 +146,9 @@ class EmbeddedLlmSettings(Section):
     )
     n_ctx: int = Field(2048, ge=256)
     n_threads: int | None = Field(None, ge=1)
+    first_chunk_threads: int | None = Field(
+        None, ge=1, description="threads for a reply's first spoken chunk; None = every core"
+    )
     temperature: float = Field(
         0.0, ge=0.0, le=2.0, description="0 = greedy, as the evaluation set measures it"
     )
