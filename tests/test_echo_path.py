@@ -87,3 +87,21 @@ def test_a_voice_over_the_echo_is_told_from_the_echo_by_its_level():
     assert alone.echo_heard() and over.echo_heard()
     assert alone.is_echo(onset) is True  # only our echo came back: the reply goes on
     assert over.is_echo(onset) is False  # someone spoke over it: it stops at once
+
+
+def test_a_voice_is_heard_by_its_level_a_tenth_of_a_second_in_and_the_echo_never_is():
+    # what the listener asks on every batch while a reply plays, before the VAD's onset
+    floor = np.random.default_rng(9).standard_normal(int(8 * RATE)).astype(np.float32) * 1e-3
+    reply = syllables(8, seed=6)
+    echo = room(reply, 0.5) + floor
+    user = np.concatenate([np.zeros(5 * RATE, np.float32), syllables(3, seed=7)])
+    alone = path()
+    at = int(2 * RATE)  # the room's gain is learnt by then
+    run(alone, reply[:at], echo[:at])
+    while at + CHUNK <= len(echo):  # the echo alone, a tenth of a second at a time
+        alone.cancel(echo[at : at + CHUNK], reply[at : at + CHUNK])
+        at += CHUNK
+        assert not alone.voice_by_level(at - RATE // 10), f"echo taken for a voice at {at}"
+    over = path()
+    run(over, reply[: int(5.12 * RATE)], (echo + user)[: int(5.12 * RATE)])
+    assert over.voice_by_level(int(5.02 * RATE))

@@ -25,6 +25,8 @@ from ..speech.samples import SampleBuffer
 ASR_RATE = 16000
 INPUT_RATE = 24000  # the Realtime protocol's PCM16 rate
 VOICE_CHECK_S = 0.3  # seconds of the latest audio whose level is weighed against our echo
+EARLY_VOICE_S = 0.1  # ... for a barge-in told by its level, before the VAD's onset
+EARLY_BATCHES = 2  # batches in a row that must sound like a voice over the echo
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,7 @@ class Heard:
 
     events: list[vad.TurnEvent]
     end_s: float  # audio time after this batch
+    over_echo: bool = False  # a voice well over our echo, heard before the VAD's onset
 
 
 class Listener:
@@ -68,6 +71,7 @@ class Listener:
         self._vad_pending = np.zeros(0, np.float32)
         self.turn_end = turn_end  # semantic_vad: the turn's audio so far -> is it finished?
         self.echo = echo
+        self._early = 0  # batches in a row with a voice over our echo (`_voice_by_level`)
 
     # --- input side (never blocks) ---------------------------------------------------
 
@@ -135,7 +139,23 @@ class Listener:
             events.extend(self.detector.update(p, frame_s))
             if self.detector.verdict_due:
                 events.extend(await self._judge())
-        return Heard(events, self.now_s)
+        return Heard(events, self.now_s, self._voice_by_level(max(probs, default=0.0)))
+
+    def _voice_by_level(self, peak: float) -> bool:
+        """While a reply plays (strict onsets) and before the VAD hears an onset: does the
+        microphone sound like speech (`peak`, at the VAD's ordinary threshold) and is it,
+        batch after batch, well louder than the loudest echo of what was playing?  The
+        echo canceller mutes the start of a voice that talks over its echo, so the VAD's
+        strict onset comes 100 to 400 ms after the voice; the level comes at once."""
+        heard = (
+            self.echo is not None
+            and self.detector.strict
+            and not self.detector.in_speech
+            and peak >= self.detector.config.threshold
+            and self.echo.voice_by_level(int((self.now_s - EARLY_VOICE_S) * ASR_RATE))
+        )
+        self._early = self._early + 1 if heard else 0
+        return self._early >= EARLY_BATCHES
 
     async def _judge(self) -> list[vad.TurnEvent]:
         """Ask the turn-end model whether the paused turn is finished; without one, the

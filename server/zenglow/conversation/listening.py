@@ -6,7 +6,8 @@ item and confirms or starts the reply (through `Replies`, which it drives).
 
 Barge-in: speech over a reply interrupts it at once, unless it may be our own echo (the
 microphone no louder than the room's echo of the reply, or mostly cancelled) or
-backchannels are configured.  Then the reply is held (no more of it is sent) while the
+backchannels are configured; a voice well louder than the loudest echo interrupts it even
+before the VAD hears its onset (`Listener`, by level).  Then the reply is held (no more of it is sent) while the
 user speaks: speech that goes on past `backchannel_max_ms`, or whose transcript at its
 first pause is not a backchannel, interrupts it; a backchannel ("mm-hm", "okay"), our echo
 or a noise with no words lets it go on, and was never announced as a turn.
@@ -21,9 +22,10 @@ from typing import cast
 
 import numpy as np
 
-from ..engines.base import EngineError, Transcript
+from ..engines.base import EngineError
 from ..ops.redact import public
 from ..speech import vad
+from ..speech.hallucination import said_something
 from ..speech.wording import is_backchannel, is_echo, sounds_unfinished
 from .context import SessionContext, SessionError
 from .events import (
@@ -41,7 +43,6 @@ from .replies import Replies
 log = logging.getLogger(__name__)
 
 ECHO_AHEAD_MS = 1500  # reply audio sent ahead of the play position whose echo may be heard
-NO_SPEECH, UNSURE = 0.5, -1.0  # Whisper's own thresholds for "that was no speech" are 0.6, -1
 
 # Audio between partial transcripts while the user speaks.  Partials share the STT worker
 # with the speculative end-of-turn transcript, so they are kept sparse.
@@ -62,14 +63,6 @@ class Utterance:
     over_reply: bool = False  # said over a held reply: interruption or backchannel?
     too_long: bool = False  # ... and too long for a backchannel
     settling: asyncio.Task[None] | None = None  # judging its pause: backchannel or turn?
-
-
-def said_something(heard: Transcript) -> bool:
-    """False for Whisper's words for a noise: it believed nobody spoke, or it was unsure
-    of every word ("Thank you." for a hum)."""
-    if heard.no_speech_prob is not None and heard.no_speech_prob > NO_SPEECH:
-        return False
-    return heard.avg_logprob is None or heard.avg_logprob >= UNSURE
 
 
 class Listening:
@@ -127,9 +120,15 @@ class Listening:
                 await self._on_turn_event(event)
             utt = self._utt
             if utt is None:
+                td = self.ctx.config.turn_detection
+                if heard.over_echo and self.replies.speaking and td and td.interrupt_response:
+                    if not backchannels:  # (they are told by their words: the reply waits)
+                        log.info("a voice over our echo interrupts the reply, by its level")
+                        await self._barge_in()  # the VAD starts the turn when it hears it
                 continue
             if utt.over_reply and utt.pause_s is None and not backchannels:
                 if self.listener.voice_over_echo(utt.onset_s):
+                    log.info("a voice over the held reply's echo interrupts it")
                     await self._interrupt(utt)  # someone spoke up in what sounded like echo
                     continue
             if (
@@ -184,8 +183,8 @@ class Listening:
                     utt.over_reply = True  # announced once it proves to be a turn
                     self.replies.hold()
                     return
-                self.ctx.engines.metrics.speech_over_reply_total.labels("interruption").inc()
-                await self.replies.interrupt("turn_detected")
+                log.info("speech over the reply interrupts it")
+                await self._barge_in()
             await self._announce(utt)
             return
         utt = self._utt
@@ -252,9 +251,12 @@ class Listening:
     async def _interrupt(self, utt: Utterance) -> None:
         """What the user says over the reply is an interruption: stop the reply."""
         utt.over_reply = False
+        await self._barge_in()
+        await self._announce(utt)
+
+    async def _barge_in(self) -> None:
         self.ctx.engines.metrics.speech_over_reply_total.labels("interruption").inc()
         await self.replies.interrupt("turn_detected")
-        await self._announce(utt)
 
     async def _settle(self, utt: Utterance, audio: np.ndarray) -> None:
         """Speech over a held reply paused (or ended, or went on too long): a backchannel,
@@ -265,7 +267,7 @@ class Listening:
         except EngineError:
             heard = None
         text = None if heard is None else heard.text
-        if heard is not None and not said_something(heard):
+        if heard is not None and not said_something(heard.no_speech_prob, heard.avg_logprob):
             text = ""  # Whisper's words for a noise ("Thank you."): nothing was said
         if self.listener.sounds_like_echo(utt.start_s) is True:
             text = ""  # only our own voice came back

@@ -201,6 +201,13 @@ class EchoPath:
             return True
         return None
 
+    def voice_by_level(self, since_sample: int) -> bool:
+        """Is the microphone since `since_sample` well louder than the loudest echo of what
+        was playing (a room whose echo is known, its gain learnt)?  A voice, by its level
+        alone."""
+        over = self.over_loudest_echo(since_sample) if self._echo else None
+        return over is not None and over > VOICE
+
     def echo_share(self, since_sample: int) -> float:
         """Of the microphone's energy since `since_sample`, the share that was echo (what
         the canceller took out): near 1 when only our voice came back, low when someone

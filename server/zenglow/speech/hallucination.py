@@ -17,6 +17,7 @@ MAX_COMPRESSION = 2.0  # zlib ratio of the text; faster-whisper's own fallback u
 # the least sure segment's mean token log-probability: faster-whisper's own fallback takes
 # -1; over a few seconds of speech, clean speech stays above -0.5, so -0.6 is already unsure
 MIN_LOGPROB, MIN_LOGPROB_LONG, LONG_S = -1.0, -0.6, 3.0
+NO_SPEECH, UNSURE = 0.5, -1.0  # Whisper's own thresholds for "that was no speech" are 0.6, -1
 
 
 def _words(text: str) -> list[str]:
@@ -51,3 +52,11 @@ def suspect(text: str, duration_s: float, avg_logprob: float | None = None) -> s
     if avg_logprob is not None and avg_logprob < least:
         return "low confidence"
     return None
+
+
+def said_something(no_speech_prob: float | None, avg_logprob: float | None) -> bool:
+    """False for Whisper's words for a noise: it believed nobody spoke, or it was unsure
+    of every word ("Thank you." for a hum)."""
+    if no_speech_prob is not None and no_speech_prob > NO_SPEECH:
+        return False
+    return avg_logprob is None or avg_logprob >= UNSURE
