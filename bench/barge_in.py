@@ -79,6 +79,11 @@ async def trial(url: str, speech: np.ndarray, at_s: float, seed: int) -> dict:
         # past the reply's first 1.5 s (the room is not known before): the longest wait
         # between two of its audio deltas before anyone spoke, the reply held over its echo
         before = [t for t in sent if sent[0] + 1.5 < t < t_start]
+        heard = [
+            t
+            for e, t in zip(client.events, client.times, strict=True)
+            if e["type"] == "input_audio_buffer.speech_started" and t > t_start
+        ]
         return {
             "at_s": at_s,
             "status": status,
@@ -86,6 +91,8 @@ async def trial(url: str, speech: np.ndarray, at_s: float, seed: int) -> dict:
             "done_ms": 1000 * (client.times[i_done] - t_start),
             "last_audio_ms": 1000 * (max(sent) - t_start),
             "held_ms": 1000 * max(np.diff(before), default=0.0),
+            # when the speech was announced: at its onset, or once it proved no echo
+            "started_ms": 1000 * (heard[0] - t_start) if heard else None,
         }
 
 
