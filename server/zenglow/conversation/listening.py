@@ -7,10 +7,11 @@ item and confirms or starts the reply (through `Replies`, which it drives).
 Barge-in: speech over a reply interrupts it at once, unless it may be our own echo (the
 microphone no louder than the room's echo of the reply, or mostly cancelled) or
 backchannels are configured; a voice well louder than the loudest echo interrupts it even
-before the VAD hears its onset (`Listener`, by level).  Then the reply is held (no more of it is sent) while the
-user speaks: speech that goes on past `backchannel_max_ms`, or whose transcript at its
-first pause is not a backchannel, interrupts it; a backchannel ("mm-hm", "okay"), our echo
-or a noise with no words lets it go on, and was never announced as a turn.
+before the VAD hears its onset (`Listener`, by level).  Otherwise the reply is held (no
+more of it is sent) while the user speaks: speech that goes on past `backchannel_max_ms`,
+or whose transcript at its first pause is not a backchannel, interrupts it; a backchannel
+("mm-hm", "okay"), our echo or a noise with no words lets it go on, and was never
+announced as a turn.
 """
 
 from __future__ import annotations
