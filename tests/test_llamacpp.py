@@ -320,3 +320,30 @@ async def test_the_first_chunk_is_decoded_on_more_threads_than_the_rest() -> Non
     assert [c[:2] for c in calls] == [(2, batch), (1, batch), (1, batch)]
     assert 0 < calls[1][2] < generated  # back to one thread after the first chunk, not at the end
     assert llama_n_threads(llm._ctx.ctx) == 1
+
+
+async def test_the_first_chunk_shares_the_cores_while_speech_is_synthesised() -> None:
+    """Another session's speech needs the cores too: then the first chunk is written on the
+    usual threads, and that session's audio does not fall behind."""
+    synthesising = [True]
+    model = LlamaCppChat(
+        seed=1234, n_threads=1, first_chunk_threads=2, temperature=0.0,
+        busy=lambda: synthesising[0],
+    )  # fmt: skip
+    llm = model.load()
+    calls: list[int] = []
+    set_threads = llm._ctx.set_n_threads
+
+    def spy(n_threads: int, n_threads_batch: int) -> None:
+        calls.append(n_threads)
+        set_threads(n_threads, n_threads_batch)
+
+    llm._ctx.set_n_threads = spy  # type: ignore[method-assign]
+    question: list[ChatMessage] = [{"role": "user", "content": "Tell me about the sea."}]
+    reply = "".join([d async for d in model.stream(question)])
+    assert reply
+    assert 2 not in calls  # never every core while the speech had them
+    synthesising[0] = False
+    calls.clear()
+    reply = "".join([d async for d in model.stream(question)])
+    assert calls[0] == 2  # alone again: the first chunk on every core

@@ -216,3 +216,21 @@ async def test_round_trip_through_whisper(tts: PiperTTS, whisper: WhisperModel) 
     # ("bring the warm coat").  The bound allows three of the 19 words to be misheard, far
     # below what a broken voice gives (wrong rate, clipped or silent audio: WER near 1).
     assert wer(THREE, heard) <= 0.16, heard
+
+
+async def test_synthesising_is_told_while_a_sentence_is_made_and_not_after() -> None:
+    """The embedded chat model asks it before taking every core for a first sentence."""
+    seen: list[bool] = []
+
+    class Watching(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+            seen.append(tts.synthesising)
+            return super().submit(fn, *args, **kwargs)
+
+    with Watching(max_workers=1) as pool:
+        tts = PiperTTS(executor=pool)
+        chunks = await speak(tts, "One sentence. And another one.")
+    assert len(chunks) == 2
+    assert seen[0] is False  # loading the voice
+    assert seen[1:] and all(seen[1:])  # every sentence's synthesis
+    assert tts.synthesising is False

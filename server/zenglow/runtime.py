@@ -112,13 +112,13 @@ class Runtime:
         self.sessions.add(slot)
         self.sessions_total += 1
         self.engines.metrics.sessions_total.inc()
-        self.engines.metrics.sessions.set(len(self.sessions))
+        self.engines.metrics.set_sessions(len(self.sessions))
         return slot
 
     def _release(self, slot: Slot) -> None:
         self.sessions.discard(slot)
         self.per_client.release(slot.client)
-        self.engines.metrics.sessions.set(len(self.sessions))
+        self.engines.metrics.set_sessions(len(self.sessions))
 
     # --- readiness and drain ---------------------------------------------------------
 

@@ -124,6 +124,7 @@ class LlamaCppChat:
         n_ctx: int = 2048,
         n_threads: int | None = None,
         first_chunk_threads: int | None = None,
+        busy: Callable[[], bool] | None = None,
         temperature: float = 0.7,
         repeat_penalty: float = 1.3,
         max_tokens: int = 80,
@@ -137,10 +138,12 @@ class LlamaCppChat:
         self.model_path = Path(model_path) if isinstance(model_path, (str, Path)) else None
         self.n_ctx = n_ctx
         self.n_threads = n_threads
-        # The reply's first speakable chunk is what the listener waits for, and nothing else
-        # needs the CPU while it is written (the transcript is done, speech has not begun):
-        # it is decoded on every core, the rest on `n_threads`, beside the speech synthesis.
+        # The reply's first speakable chunk is what the listener waits for, and usually
+        # nothing else needs the CPU while it is written (the transcript is done, speech has
+        # not begun): it is decoded on every core, unless `busy` says other work needs them
+        # (another session's speech); the rest on `n_threads`, beside the speech synthesis.
         self.first_chunk_threads = first_chunk_threads or os.cpu_count() or 1
+        self.busy = busy
         self.temperature = temperature
         self.repeat_penalty = repeat_penalty
         self.max_tokens = max_tokens
@@ -295,9 +298,8 @@ class LlamaCppChat:
             reply = ReplyText(self.stops, continuing=continues(messages))
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             generated = 0
-            first_chunk: SentenceChunker | None = SentenceChunker()
-            threads = llm.n_threads, llm.n_threads_batch
-            llm._ctx.set_n_threads(max(self.first_chunk_threads, llm.n_threads), threads[1])
+            cores = _Cores(llm, self.first_chunk_threads, self.busy)
+            cores.step("")
             tokens_out = llm.generate(
                 tokens, temp=self.temperature, repeat_penalty=self.repeat_penalty
             )
@@ -311,20 +313,46 @@ class LlamaCppChat:
                         break
                     if delta := reply.feed(decoder.decode(llm.detokenize([token]))):
                         put(delta)
-                        if first_chunk is not None and first_chunk.add(delta):
-                            first_chunk = None  # spoken from now on: share the cores
-                            llm._ctx.set_n_threads(*threads)
+                    cores.step(delta)
                     if reply.stopped or generated >= limit:
                         break
             finally:
                 tokens_out.close()
-                llm._ctx.set_n_threads(*threads)
+                cores.restore()
         except EngineError:
             raise
         except (RuntimeError, ValueError) as e:  # llama.cpp failed to tokenize or decode
             raise EngineError(f"the embedded chat model failed: {e}") from e
         if tail := reply.finish():  # bytes of a character cut off by the limit are dropped
             put(tail)
+
+
+class _Cores:
+    """The threads that decode the next token: every core (`boost`) until the reply's first
+    speakable chunk is written, while nothing else needs them (`busy`); then `n_threads`."""
+
+    def __init__(self, llm: Llama, boost: int, busy: Callable[[], bool] | None) -> None:
+        self._ctx = llm._ctx
+        self._normal, self._batch = llm.n_threads, llm.n_threads_batch
+        self._boost = max(boost, self._normal)
+        self._busy = busy
+        self._first: SentenceChunker | None = SentenceChunker()
+        self._now: int | None = None
+
+    def step(self, delta: str) -> None:
+        """The reply so far has grown by `delta`: choose the threads for the next token."""
+        if self._first is not None and delta and self._first.add(delta):
+            self._first = None  # spoken from now on: the cores are shared with the speech
+        alone = self._busy is None or not self._busy()
+        self._use(self._boost if self._first is not None and alone else self._normal)
+
+    def restore(self) -> None:
+        self._ctx.set_n_threads(self._normal, self._batch)
+
+    def _use(self, threads: int) -> None:
+        if threads != self._now:
+            self._ctx.set_n_threads(threads, self._batch)
+            self._now = threads
 
 
 def _token_texts(llm: Llama) -> dict[str, str]:

@@ -173,12 +173,17 @@ def build_engines(settings: Settings) -> Engines:
     s = settings
     stt = stt_from(s)
     metrics = Metrics()
-    chats: dict[str, ChatModel] = dict(build_pools(s, metrics))
+    tts = PiperTTS()
+
+    def busy() -> bool:  # other work needs the cores: speech, or other conversations
+        return tts.synthesising or metrics.open_sessions > 1
+
+    chats: dict[str, ChatModel] = dict(build_pools(s, metrics, busy=busy))
     knowledge = Knowledge(s.knowledge, metrics=metrics)
     return Engines(
         settings=s,
         stt=stt,
-        tts=PiperTTS(),
+        tts=tts,
         vad_model=shared_model(),
         chats=chats,
         metrics=metrics,
@@ -211,10 +216,13 @@ def endpoint_chat(endpoint: EndpointSettings, temperature: float) -> ChatModel:
     )
 
 
-def build_pools(settings: Settings, metrics: Metrics) -> dict[str, ChatPool]:
+def build_pools(
+    settings: Settings, metrics: Metrics, busy: Callable[[], bool] | None = None
+) -> dict[str, ChatPool]:
     """One `ChatPool` per persona.  The embedded endpoints of personas that name the same
     model share one in-process instance and one set of slots; each pool falls back to another
-    persona's pool (see `link_fallbacks`)."""
+    persona's pool (see `link_fallbacks`).  `busy`: whether other work needs the CPU now
+    (the embedded models then write a reply's first chunk on their usual threads)."""
     s = settings
     embedded: dict[str, Endpoint] = {}  # model -> its first endpoint
     configs = {name: p.chat.pool() for name, p in s.personas.items()}
@@ -235,6 +243,7 @@ def build_pools(settings: Settings, metrics: Metrics) -> dict[str, ChatPool]:
                     n_ctx=s.llm.n_ctx,
                     n_threads=s.llm.n_threads,
                     first_chunk_threads=s.llm.first_chunk_threads,
+                    busy=busy,
                     temperature=s.llm.temperature,
                 )
                 embedded[which] = Endpoint(model, config)

@@ -50,6 +50,12 @@ class PiperTTS:
         self._voices: dict[Path, PiperVoice] = {}
         self._lock = threading.Lock()
         self._warned: set[Path] = set()
+        self._synthesising = 0  # sentences being synthesised now, across sessions
+
+    @property
+    def synthesising(self) -> bool:
+        """Whether speech is being synthesised now (the CPU is needed for it)."""
+        return self._synthesising > 0
 
     def model_path(self, voice: Voice | None = None) -> Path:
         if voice is not None and voice.model:
@@ -107,7 +113,11 @@ class PiperTTS:
             label = sentence
             while True:
                 # One sentence per executor job: cancelling the await drops every later one.
-                chunk = await loop.run_in_executor(self._executor, _next_chunk, chunks)
+                self._synthesising += 1
+                try:
+                    chunk = await loop.run_in_executor(self._executor, _next_chunk, chunks)
+                finally:
+                    self._synthesising -= 1
                 if chunk is None:
                     break
                 yield self._speech_chunk(chunk, label, sample_rate, path if aligned else None)

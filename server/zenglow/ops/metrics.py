@@ -96,6 +96,7 @@ class Metrics:
             registry=r,
         )
         self.sessions = Gauge("zenglow_sessions_open", "Realtime sessions open", registry=r)
+        self.open_sessions = 0  # the same, for the engines (see `set_sessions`)
         self.sessions_total = Counter(
             "zenglow_sessions_total", "Realtime sessions opened", registry=r
         )
@@ -154,6 +155,12 @@ class Metrics:
             registry=r,
         )
         r.register(GpuCollector())
+
+    def set_sessions(self, n: int) -> None:
+        """Sessions open now: the gauge, and the count the embedded chat model asks (with
+        others open it shares the cores even for a reply's first chunk)."""
+        self.sessions.set(n)
+        self.open_sessions = n
 
     def observe_store_write(self, seconds: float, ok: bool) -> None:
         self.storage_writes_total.labels("ok" if ok else "failed").inc()
