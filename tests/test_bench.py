@@ -146,3 +146,20 @@ def test_bench_two_clips_against_a_real_server(tmp_path: Path) -> None:
         assert row["reply_chars"] > 0 and row["reply_audio_s"] > 0
         assert row["server"]["voice_to_voice_ms"] > 0
     assert result["summary"]["voice_to_voice_ms"]["n"] == 2
+
+
+async def test_a_session_turned_away_as_busy_is_told_apart() -> None:
+    """A server at its session limit closes with 1013 ("try again later"): the bench asks
+    again instead of counting the clip as failed."""
+    from websockets.asyncio.server import serve
+
+    from zenglow.bench.client import TRY_AGAIN, Busy, run_clip
+
+    async def refuse(ws) -> None:  # type: ignore[no-untyped-def]
+        await ws.close(TRY_AGAIN, "this client already holds 4 sessions")
+
+    async with serve(refuse, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        pcm = np.zeros(2400, np.int16)
+        with pytest.raises(Busy, match="4 sessions"):
+            await run_clip(f"ws://127.0.0.1:{port}", pcm, len(pcm), reply_timeout=5)

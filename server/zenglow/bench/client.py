@@ -142,6 +142,13 @@ class Tracker:
                 "server": reply.metrics or {}, "errors": errors}  # fmt: skip
 
 
+TRY_AGAIN = 1013  # the WebSocket close code of a server too busy for the session now
+
+
+class Busy(Exception):
+    """The server turned the session away for now (a session limit): try again shortly."""
+
+
 def _append(pcm: np.ndarray) -> str:
     audio = base64.b64encode(pcm.astype("<i2").tobytes()).decode()
     return json.dumps({"type": "input_audio_buffer.append", "audio": audio})
@@ -184,8 +191,10 @@ async def run_clip(url: str, pcm: np.ndarray, end_sample: int, reply_timeout: fl
             t.cancel()
         await asyncio.wait([waiter, *tasks])
     for t in tasks:
-        if not t.cancelled() and t.exception() is not None:
-            track.errors.append(f"connection: {t.exception()!r}")
+        if not t.cancelled() and (exc := t.exception()) is not None:
+            if getattr(getattr(exc, "rcvd", None), "code", None) == TRY_AGAIN:
+                raise Busy(str(exc))
+            track.errors.append(f"connection: {exc!r}")
     return track.row(marks.get("voiced_end"), done.is_set())
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import itertools
 import json
 import os
 import platform
@@ -33,8 +34,11 @@ from ..speech.audio import AudioError, float_to_int16, read_audio
 from ..transports.realtime.extensions import METRICS, wants_extensions
 from ..transports.realtime.extensions import NAME as ZENGLOW
 from ..transports.realtime.extensions import QUERY_PARAM as EXTENSIONS
-from .client import RATE, run_clip, run_clip_webrtc, voiced_end
+from .client import RATE, Busy, run_clip, run_clip_webrtc, voiced_end
 
+# A session turned away as busy (a session limit) is asked for again this often: the server
+# frees the slot of the clip before only once that session has wound up.
+BUSY_TRIES, BUSY_WAIT_S = 10, 0.5
 COLUMNS = ("v2v", "srv_v2v", "endpoint", "stt", "llm_1st", "sentence", "tts_1st", "sent_1st")
 STAGES = ("voice_to_voice_ms", "server.voice_to_voice_ms", *(f"server.{m}" for m in METRICS[:-1]))
 Json = dict[str, Any]
@@ -139,8 +143,15 @@ async def _bench_session(
         for clip, audio in clips:
             end = voiced_end(audio)
             try:
-                row = await run_one(url, float_to_int16(audio), end, reply_timeout)
-            except (OSError, TimeoutError, WebSocketException, HTTPError) as exc:
+                for attempt in itertools.count(1):
+                    try:
+                        row = await run_one(url, float_to_int16(audio), end, reply_timeout)
+                        break
+                    except Busy:  # the last session's slot is still being released
+                        if attempt >= BUSY_TRIES:
+                            raise
+                        await asyncio.sleep(BUSY_WAIT_S)
+            except (OSError, TimeoutError, WebSocketException, HTTPError, Busy) as exc:
                 row = {"ok": False, "voice_to_voice_ms": None, "errors": [repr(exc)], "server": {}}
             ref, heard = clip.reference, row.get("transcript")
             wer = word_error_rate([ref], [heard]) if ref and heard is not None else None
